@@ -191,6 +191,7 @@ class Store:
         *,
         cursor: Cursor | None = None,
         synced_at: dt.datetime | None = None,
+        snapshot: bool = False,
     ) -> UpsertResult:
         """Insert new rows and replace changed ones of one record kind for one source.
 
@@ -198,19 +199,27 @@ class Store:
         optional columns are filled with NULL) and, for kinds with a single-column id,
         optionally ``source_id`` (defaults to that id). Rows whose business columns are
         unchanged are left untouched (their ``synced_at`` is kept), so re-importing the
-        same data is a no-op. A deleted row that reappears is revived.
+        same data is a no-op. A deleted row that reappears is revived. With
+        ``snapshot=True`` the batch is the source's complete set of this kind: live rows
+        of this source that are not in it are marked deleted.
         """
         rk = KINDS[kind] if isinstance(kind, str) else kind
         table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
         synced_at = synced_at or utcnow()
         with self.transaction() as con:
-            result = self._stage_and_merge(con, rk, source, table, synced_at)
+            result = self._stage_and_merge(con, rk, source, table, synced_at, snapshot)
             if cursor is not None:
                 self.set_cursor(cursor)
         return result
 
     def _stage_and_merge(
-        self, con: duckdb.DuckDBPyConnection, rk: RecordKind, source: str, table: pa.Table, synced_at: dt.datetime
+        self,
+        con: duckdb.DuckDBPyConnection,
+        rk: RecordKind,
+        source: str,
+        table: pa.Table,
+        synced_at: dt.datetime,
+        snapshot: bool = False,
     ) -> UpsertResult:
         con.register("_incoming", table)
         try:
@@ -254,8 +263,15 @@ class Store:
             f"INSERT INTO {t} ({cols}) SELECT {', '.join('s.' + c for c in [*rk.columns, *META_COLUMNS])} "
             f"FROM _stage s WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE {join})"
         )
+        deleted = 0
+        if snapshot:
+            deleted = con.execute(
+                f"UPDATE {t} AS t SET deleted = TRUE, synced_at = ? WHERE t.source = ? AND NOT t.deleted "
+                f"AND NOT EXISTS (SELECT 1 FROM _stage s WHERE {join})",
+                [synced_at, source],
+            ).fetchone()[0]
         con.execute("DROP TABLE _stage")
-        return UpsertResult(new=new, updated=updated, unchanged=total - new - updated)
+        return UpsertResult(new=new, updated=updated, unchanged=total - new - updated, deleted=deleted)
 
     def mark_deleted(
         self,
