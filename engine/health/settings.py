@@ -1,0 +1,214 @@
+"""Health-score settings: signals, their thresholds, category weights, segment overrides, bands.
+
+Every default comes from ``../shared/domain/``:
+
+* categories and weights — product adoption 35, engagement trajectory 25, support &
+  sentiment 20, commercial 20 (health-score template);
+* segment overrides — enterprise "shifts weight toward relationship" (usage 25, engagement 25,
+  support 15, outcomes 20, relationship 15 → adoption 25, engagement + relationship 40,
+  support 15, commercial 20, and champion / executive-sponsor activity count 1.5× inside
+  engagement); SMB and self-serve "shift weight toward usage" (usage 45, engagement 15,
+  relationship 10, support 15, outcomes 15 → adoption 45, engagement 25, support 15,
+  commercial 15);
+* bands — 85–100 Thriving, 70–84 Healthy, 50–69 At risk, 25–49 Critical, 0–24 Churning.
+
+A signal's value maps to 0–100 points through ``thresholds``: breakpoints ``[value, points]``
+joined by straight lines and flat beyond the first and last one (``numpy.interp``). So
+``[[0, 0], [0.5, 60], [0.8, 100]]`` gives 0.25 → 30 points and anything ≥ 0.8 → 100.
+
+In ``nrr.toml`` (section ``[health]``) any of these can be overridden, e.g.::
+
+    [health.signals.seat_utilisation]
+    thresholds = [[0, 0], [0.5, 70], [0.9, 100]]
+    [health.segments.enterprise.categories]
+    adoption = 30
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from engine.settings import EngineModel
+
+CATEGORIES = ("adoption", "engagement", "support", "commercial")
+BAND_NAMES = ("Thriving", "Healthy", "At risk", "Critical", "Churning")
+
+
+class SignalSpec(EngineModel):
+    """One signal: its category, display label, weight inside the category and thresholds."""
+
+    category: str
+    label: str
+    thresholds: list[tuple[float, float]]
+    weight: float = 1.0
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, v: str) -> str:
+        if v not in CATEGORIES:
+            raise ValueError(f"unknown category {v!r}; expected one of {', '.join(CATEGORIES)}")
+        return v
+
+    @field_validator("thresholds")
+    @classmethod
+    def _increasing(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if not v:
+            raise ValueError("needs at least one [value, points] breakpoint")
+        xs = [x for x, _ in v]
+        if any(b <= a for a, b in zip(xs, xs[1:])):
+            raise ValueError(f"breakpoint values must increase strictly, got {xs}")
+        if any(not 0 <= p <= 100 for _, p in v):
+            raise ValueError("points must lie between 0 and 100")
+        return v
+
+    @field_validator("weight")
+    @classmethod
+    def _non_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError("weight must be zero or positive")
+        return v
+
+
+class SegmentOverride(EngineModel):
+    """Category weights and/or signal weights that replace the defaults for one segment."""
+
+    categories: dict[str, float] = Field(default_factory=dict)
+    signals: dict[str, float] = Field(default_factory=dict)
+
+
+class Bands(EngineModel):
+    """Lower bounds (inclusive, on the score rounded to 1 dp) of the upper four bands."""
+
+    thriving: float = 85
+    healthy: float = 70
+    at_risk: float = 50
+    critical: float = 25
+
+    @model_validator(mode="after")
+    def _descending(self) -> "Bands":
+        if not self.thriving > self.healthy > self.at_risk > self.critical > 0:
+            raise ValueError("bands must satisfy thriving > healthy > at_risk > critical > 0")
+        return self
+
+    def band(self, score: float) -> str:
+        for bound, name in zip((self.thriving, self.healthy, self.at_risk, self.critical), BAND_NAMES):
+            if score >= bound:
+                return name
+        return BAND_NAMES[-1]
+
+
+def _spec(category: str, label: str, thresholds: list, weight: float = 1.0) -> SignalSpec:
+    return SignalSpec(category=category, label=label, thresholds=[tuple(p) for p in thresholds], weight=weight)
+
+
+def default_signals() -> dict[str, SignalSpec]:
+    """The default signal catalogue; values are explained in :mod:`engine.health.signals`."""
+    trend = [[-0.5, 0], [-0.2, 40], [0.0, 75], [0.2, 100]]
+    return {
+        "feature_breadth": _spec("adoption", "feature breadth", [[0, 0], [0.25, 30], [0.5, 70], [0.75, 100]]),
+        "seat_utilisation": _spec("adoption", "seat utilisation", [[0, 0], [0.3, 40], [0.6, 80], [0.8, 100]]),
+        "usage_depth": _spec("adoption", "usage depth", [[0, 0], [1, 20], [2, 60], [3, 100]]),
+        "usage_trend": _spec("engagement", "usage trend", trend),
+        "active_user_trend": _spec("engagement", "active users trend", trend),
+        "champion_days_silent": _spec("engagement", "champion activity", [[7, 100], [14, 50], [30, 0]]),
+        "sponsor_days_silent": _spec("engagement", "exec sponsor activity", [[30, 100], [60, 50], [90, 0]]),
+        "ticket_volume_ratio": _spec("support", "ticket volume", [[1, 100], [2, 60], [3, 20], [5, 0]]),
+        "open_high_priority": _spec("support", "open urgent tickets", [[0, 100], [1, 60], [2, 30], [4, 0]]),
+        "ticket_sentiment": _spec("support", "ticket sentiment", [[-0.6, 0], [-0.2, 40], [0.0, 70], [0.3, 100]]),
+        "nps": _spec("support", "NPS", [[0, 0], [6, 40], [7, 70], [9, 100]]),
+        "csat": _spec("support", "CSAT", [[1, 0], [3, 50], [4, 80], [5, 100]]),
+        "days_to_renewal": _spec("commercial", "renewal proximity", [[0, 30], [30, 50], [90, 80], [180, 100]]),
+        "payment_issues": _spec("commercial", "failed payment", [[0, 100], [1, 40], [2, 0]]),
+        "contraction_90d": _spec("commercial", "contraction", [[0, 100], [0.1, 60], [0.3, 20], [0.5, 0]]),
+    }
+
+
+def default_segments() -> dict[str, SegmentOverride]:
+    usage_led = {"adoption": 45, "engagement": 25, "support": 15, "commercial": 15}
+    return {
+        "enterprise": SegmentOverride(
+            categories={"adoption": 25, "engagement": 40, "support": 15, "commercial": 20},
+            signals={"champion_days_silent": 1.5, "sponsor_days_silent": 1.5},
+        ),
+        "smb": SegmentOverride(categories=usage_led),
+        "self-serve": SegmentOverride(categories=dict(usage_led)),
+    }
+
+
+class HealthSettings(EngineModel):
+    """Everything the health score can be tuned by (``[health]`` in ``nrr.toml``).
+
+    ``core_features``: the product's core features for feature breadth; empty means "every
+    feature seen in the usage data in the last 90 days". ``high_priorities``: ticket
+    priorities counted as high. ``at_risk_threshold``: the score below which an account is
+    flagged (backtest, triggers); defaults to the Healthy band's lower bound.
+    """
+
+    categories: dict[str, float] = Field(
+        default_factory=lambda: {"adoption": 35, "engagement": 25, "support": 20, "commercial": 20}
+    )
+    signals: dict[str, SignalSpec] = Field(default_factory=default_signals)
+    segments: dict[str, SegmentOverride] = Field(default_factory=default_segments)
+    bands: Bands = Field(default_factory=Bands)
+    core_features: list[str] = Field(default_factory=list)
+    high_priorities: list[str] = Field(default_factory=lambda: ["high", "urgent", "critical"])
+    champion_lookback_days: int = 90
+    nps_lookback_days: int = 180
+    active_customers_only: bool = True
+    at_risk_threshold: float | None = None
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, v: dict[str, float]) -> dict[str, float]:
+        _check_category_weights(v, "health.categories")
+        return v
+
+    @field_validator("signals", mode="before")
+    @classmethod
+    def _merge_signal_overrides(cls, v: dict) -> dict:
+        """A partial ``[health.signals.X]`` table overrides only the keys it names."""
+        merged = {k: s.model_dump() for k, s in default_signals().items()}
+        for name, spec in (v or {}).items():
+            if name not in merged:
+                raise ValueError(f"unknown signal {name!r}; known signals: {', '.join(merged)}")
+            spec = spec.model_dump() if isinstance(spec, SignalSpec) else dict(spec)
+            merged[name] = {**merged.get(name, {}), **spec}
+        return merged
+
+    @model_validator(mode="after")
+    def _segments_valid(self) -> "HealthSettings":
+        for seg, override in self.segments.items():
+            if override.categories:
+                _check_category_weights(override.categories, f"health.segments.{seg}.categories")
+            unknown = set(override.signals) - set(self.signals)
+            if unknown:
+                raise ValueError(f"health.segments.{seg}.signals names unknown signals: {sorted(unknown)}")
+        return self
+
+    @property
+    def flag_below(self) -> float:
+        return self.bands.healthy if self.at_risk_threshold is None else self.at_risk_threshold
+
+    def signal_weights(self, segment: str | None) -> dict[str, float]:
+        """Each signal's share of the full score for a segment (sums to 1 over all signals).
+
+        w_s = W_c / ΣW × sw_s / Σ_{s' in c} sw_s' — the category weight split among its signals
+        in proportion to their weights inside the category.
+        """
+        override = self.segments.get(segment or "", SegmentOverride())
+        cats = override.categories or self.categories
+        total = sum(cats.values())
+        sw = {n: override.signals.get(n, s.weight) for n, s in self.signals.items()}
+        per_cat = {c: sum(w for n, w in sw.items() if self.signals[n].category == c) for c in CATEGORIES}
+        return {
+            n: (cats.get(s.category, 0) / total) * (sw[n] / per_cat[s.category]) if per_cat[s.category] else 0.0
+            for n, s in self.signals.items()
+        }
+
+
+def _check_category_weights(v: dict[str, float], where: str) -> None:
+    unknown = set(v) - set(CATEGORIES)
+    if unknown:
+        raise ValueError(f"{where}: unknown categories {sorted(unknown)}; expected {', '.join(CATEGORIES)}")
+    if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+        raise ValueError(f"{where}: weights must be non-negative and sum to more than zero")
