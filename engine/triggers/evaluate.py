@@ -1,0 +1,174 @@
+"""Evaluate trigger rules for every account as of a date.
+
+A trigger fires for an account when ``metric op threshold`` and all its extra conditions
+hold on the account's features (missing values never fire), unless
+
+* it is an expansion trigger and the account's health is below
+  ``expansion_min_health`` or unknown (suppressed: fix health before upselling), or
+* the same trigger fired for the account within its ``cooldown_days``
+  (an earlier event on day d blocks days d … d + cooldown − 1).
+
+Health features come from score snapshots: ``score_change_7`` = score(as_of) −
+score(as_of − 7) (the latest snapshot in the week before that day when that day is
+missing); ``band_drop`` = rank of the previous snapshot's band − rank of today's band
+(previous = the latest snapshot in the 7 days before ``as_of``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import operator
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.renewal_settings import RenewalSettings
+from engine.triggers.features import TriggerInputs, compute_features
+from engine.triggers.settings import TriggerDef, TriggerSettings
+
+OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+
+EVENT_COLUMNS = ["event_id", "account_id", "trigger", "kind", "day", "severity", "owner_role", "action",
+                 "sla_days", "due_date", "title", "summary", "evidence"]
+
+
+def _snapshot_frame(history: pd.DataFrame | None) -> pd.DataFrame:
+    if history is None or history.empty:
+        return pd.DataFrame({"account_id": pd.Series(dtype=str), "day": pd.Series(dtype="datetime64[ns]"),
+                             "score": pd.Series(dtype=float), "band": pd.Series(dtype=str)})
+    h = history[["account_id", "day", "score", "band"]].copy()
+    h["day"] = pd.to_datetime(h["day"])
+    return h
+
+
+def _latest_in(h: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
+    part = h[(h["day"] >= lo) & (h["day"] <= hi)].sort_values("day")
+    return part.groupby("account_id").tail(1).set_index("account_id")
+
+
+def health_features(scores: pd.DataFrame, history: pd.DataFrame | None, settings: TriggerSettings,
+                    as_of: dt.date) -> pd.DataFrame:
+    """account_id, score, band, score_7d_ago, score_change_7, previous_band, band_drop."""
+    a = pd.Timestamp(as_of)
+    h = _snapshot_frame(history)
+    out = scores[["account_id", "score", "band"]].drop_duplicates("account_id").set_index("account_id")
+    out["score"] = out["score"].astype("float64")
+    week = _latest_in(h, a - pd.Timedelta(days=14), a - pd.Timedelta(days=7))
+    out["score_7d_ago"] = week["score"].reindex(out.index).astype("float64")
+    out["score_change_7"] = out["score"] - out["score_7d_ago"]
+    prev = _latest_in(h, a - pd.Timedelta(days=7), a - pd.Timedelta(days=1))
+    out["previous_band"] = prev["band"].reindex(out.index)
+    rank = {b: i for i, b in enumerate(settings.band_order)}
+    out["band_drop"] = out["previous_band"].map(rank).astype("float64") - out["band"].map(rank).astype("float64")
+    return out.reset_index()
+
+
+def renewal_features(inputs: TriggerInputs, as_of: dt.date, renewal_settings: RenewalSettings) -> pd.DataFrame:
+    """account_id, renewal_date (the nearest unbooked renewal), days_to_renewal."""
+    from engine.renewals import renewing_lines  # renewals imports this package's features
+
+    lines = renewing_lines(inputs.contracts, as_of, renewal_settings.horizon_days, renewal_settings)
+    if lines.empty:
+        return pd.DataFrame({"account_id": pd.Series(dtype=str), "renewal_date": pd.Series(dtype="datetime64[ns]"),
+                             "days_to_renewal": pd.Series(dtype=float)})
+    nearest = lines.groupby("account_id")["renewal_date"].min().reset_index()
+    nearest["days_to_renewal"] = (nearest["renewal_date"] - pd.Timestamp(as_of)).dt.days.astype("float64")
+    return nearest
+
+
+def _mask(f: pd.DataFrame, t: TriggerDef) -> np.ndarray:
+    if t.metric not in f:
+        raise KeyError(f"trigger {t.id!r} reads unknown metric {t.metric!r}")
+    m = OPS[t.op](f[t.metric].astype("float64"), t.threshold).fillna(False).to_numpy(dtype=bool)
+    for c in t.conditions:
+        if c.metric not in f:
+            raise KeyError(f"trigger {t.id!r} condition reads unknown metric {c.metric!r}")
+        m = m & OPS[c.op](f[c.metric].astype("float64"), c.value).fillna(False).to_numpy(dtype=bool)
+    return m
+
+
+def _cooling(recent: pd.DataFrame | None, t: TriggerDef, as_of: dt.date) -> set[str]:
+    """Accounts for which ``t`` fired within its cooldown before (or on) ``as_of``."""
+    if recent is None or recent.empty or t.cooldown_days == 0:
+        return set()
+    r = recent[recent["trigger"] == t.id]
+    age = (pd.Timestamp(as_of) - pd.to_datetime(r["day"])).dt.days
+    return set(r.loc[(age >= 0) & (age < t.cooldown_days), "account_id"])
+
+
+def _plain(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, (pd.Timestamp, dt.date)):
+        return pd.Timestamp(v).date().isoformat()
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return int(v) if v.is_integer() else round(v, 4)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, Decimal):
+        return str(v)
+    return v if not pd.isna(v) else None
+
+
+def _evidence(row: pd.Series, t: TriggerDef) -> dict[str, Any]:
+    ev = {t.metric: _plain(row[t.metric]), "op": t.op, "threshold": _plain(t.threshold)}
+    for c in t.conditions:
+        ev[c.metric] = _plain(row[c.metric])
+    for name in t.evidence:
+        if name in row:
+            ev[name] = _plain(row[name])
+    return ev
+
+
+def _summary(t: TriggerDef, ev: dict[str, Any]) -> str:
+    return f"{t.title}: {t.metric} = {ev[t.metric]} ({t.op} {ev['threshold']})"
+
+
+def fire(features: pd.DataFrame, settings: TriggerSettings, as_of: dt.date,
+         recent_events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Apply every trigger definition to a feature frame (one row per account)."""
+    rows = []
+    healthy = features["score"].astype("float64") >= settings.expansion_min_health
+    for t in settings.definitions():
+        m = _mask(features, t)
+        if t.kind == "expansion":
+            m = m & healthy.fillna(False).to_numpy(dtype=bool)
+        cooling = _cooling(recent_events, t, as_of)
+        for _, row in features[m].iterrows():
+            if row["account_id"] in cooling:
+                continue
+            ev = _evidence(row, t)
+            rows.append({
+                "event_id": f"{row['account_id']}|{t.id}|{as_of.isoformat()}", "account_id": row["account_id"],
+                "trigger": t.id, "kind": t.kind, "day": as_of, "severity": t.severity, "owner_role": t.owner_role,
+                "action": t.action, "sla_days": t.sla_days, "due_date": as_of + dt.timedelta(days=t.sla_days),
+                "title": t.title, "summary": _summary(t, ev), "evidence": ev,
+            })
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+
+
+def evaluate_triggers(
+    inputs: TriggerInputs,
+    scores: pd.DataFrame,
+    history: pd.DataFrame | None,
+    settings: TriggerSettings,
+    as_of: dt.date,
+    *,
+    recent_events: pd.DataFrame | None = None,
+    features: pd.DataFrame | None = None,
+    renewal_settings: RenewalSettings | None = None,
+) -> pd.DataFrame:
+    """Triggers fired on ``as_of``: one row per (account, trigger) with evidence.
+
+    ``scores``: account_id, score, band as of the date; ``history``: score snapshots
+    (account_id, day, score, band) covering at least the 14 days before; ``recent_events``:
+    earlier trigger events (account_id, trigger, day) for the cooldown.
+    """
+    f = features if features is not None else compute_features(inputs, settings, as_of)
+    f = f.merge(health_features(scores, history, settings, as_of), on="account_id", how="left")
+    f = f.merge(renewal_features(inputs, as_of, renewal_settings or RenewalSettings()), on="account_id", how="left")
+    return fire(f, settings, as_of, recent_events)

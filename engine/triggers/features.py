@@ -1,0 +1,218 @@
+"""Per-account trigger features as of a date, computed with Ibis over the store's tables.
+
+Every window ends on ``as_of`` inclusive; "last 30 days" is ``[as_of − 29, as_of]`` and
+"prior 30 days" is ``[as_of − 59, as_of − 30]``. Usage volume is the sum of
+``usage.quantity`` over all features (the same unit as ``accounts.plan_limit``, a
+monthly allowance). Definitions:
+
+* ``plan_usage_ratio`` = usage_30 ÷ plan_limit (NULL without a positive limit)
+* ``usage_growth_mom`` = usage_30 ÷ usage_prev_30 − 1; ``usage_change_abs_30`` = |that|
+* ``usage_change_14`` = usage_14 ÷ usage_prev_14 − 1 (NULL when the prior window is 0)
+* ``new_users_30`` = users active in the last 30 days with no activity in the
+  ``new_entity_lookback_days`` before; NULL for an account with no activity in that
+  lookback (a brand-new account's first users are onboarding, not expansion).
+  ``new_teams_30`` likewise for ``usage.team``.
+* ``seats_over`` = active_users_30 − licensed_seats
+* ``power_users_30`` = the account's users whose 30-day usage is at or above the book's
+  ``power_user_quantile`` of per-user 30-day usage
+* ``ticket_ratio_14`` = tickets_14 ÷ max(baseline_14, floor), baseline_14 = tickets in the
+  ``ticket_baseline_days`` before the window × 14 ÷ ``ticket_baseline_days``
+* ``champion_silent_days`` = as_of − the champion's last usage day (the lookback length
+  when unseen in ``champion_lookback_days``; NULL without a champion)
+* ``payment_failed_days`` = as_of − the oldest due date among failed invoices still
+  unpaid on as_of (failed: a failed status, ≥ 2 attempts, or an attempted open invoice)
+* ``nps_min_30`` = lowest NPS score answered in the last ``nps_lookback_days``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from engine.triggers.settings import TriggerSettings
+
+DAY = dt.timedelta(days=1)
+
+
+class TriggerInputs(Protocol):
+    """The record tables the features read (the health package's ``Inputs`` fits)."""
+
+    accounts: ibis.Table
+    contracts: ibis.Table
+    invoices: ibis.Table
+    tickets: ibis.Table
+    usage: ibis.Table
+    nps: ibis.Table
+
+
+@dataclass(frozen=True)
+class StoreInputs:
+    """Live record tables of a store (used when the health package's ``Inputs`` is not at hand)."""
+
+    accounts: ibis.Table
+    contracts: ibis.Table
+    invoices: ibis.Table
+    tickets: ibis.Table
+    usage: ibis.Table
+    nps: ibis.Table
+
+    @classmethod
+    def from_store(cls, store, revenue_source: str | None = None) -> "StoreInputs":
+        contracts = store.records("contracts", [revenue_source] if revenue_source else None)
+        return cls(store.records("accounts"), contracts, store.records("invoices"),
+                   store.records("tickets"), store.records("usage"), store.records("nps"))
+
+
+def _days(as_of: dt.date, n: int) -> ibis.Scalar:
+    return ibis.literal(as_of - n * DAY)
+
+
+def _user_table(usage: ibis.Table, as_of: dt.date, lookback: int) -> ibis.Table:
+    """One row per (account, user) active in the last 30 d + lookback: first/last day, 30-d usage."""
+    u = usage.filter((usage.day >= _days(as_of, 29 + lookback)) & (usage.day <= ibis.literal(as_of)))
+    recent = u.day >= _days(as_of, 29)
+    return u.group_by(["account_id", "user_id"]).agg(
+        first_day=u.day.min(), last_day=u.day.max(), q30=u.quantity.sum(where=recent)
+    )
+
+
+def _usage_totals(usage: ibis.Table, as_of: dt.date) -> ibis.Table:
+    u = usage.filter((usage.day >= _days(as_of, 59)) & (usage.day <= ibis.literal(as_of)))
+    between = lambda lo, hi: (u.day >= _days(as_of, lo)) & (u.day <= _days(as_of, hi))  # noqa: E731
+    return u.group_by("account_id").agg(
+        usage_14=u.quantity.sum(where=between(13, 0)),
+        usage_prev_14=u.quantity.sum(where=between(27, 14)),
+        usage_30=u.quantity.sum(where=between(29, 0)),
+        usage_prev_30=u.quantity.sum(where=between(59, 30)),
+    )
+
+
+def _newcomers(t: ibis.Table, key: str, as_of: dt.date, prefix: str) -> ibis.Table:
+    """Active in the last 30 d, and of those, first seen in the last 30 d; prior = seen before."""
+    recent = t.last_day >= _days(as_of, 29)
+    fresh = t.first_day >= _days(as_of, 29)
+    return t.group_by("account_id").agg(
+        **{
+            f"active_{prefix}_30": t[key].nunique(where=recent),
+            f"fresh_{prefix}_30": t[key].nunique(where=fresh),
+            f"prior_{prefix}": t[key].nunique(where=~fresh),
+        }
+    )
+
+
+def _team_table(usage: ibis.Table, as_of: dt.date, lookback: int) -> ibis.Table:
+    u = usage.filter(
+        usage.team.notnull() & (usage.day >= _days(as_of, 29 + lookback)) & (usage.day <= ibis.literal(as_of))
+    )
+    return u.group_by(["account_id", "team"]).agg(first_day=u.day.min(), last_day=u.day.max())
+
+
+def _power_users(users: ibis.Table, quantile: float) -> ibis.Table:
+    active = users.filter(users.q30 > 0)
+    cut = active.aggregate(power_user_cutoff=active.q30.quantile(quantile))
+    t = active.cross_join(cut)
+    return t.group_by("account_id").agg(
+        power_users_30=t.user_id.nunique(where=t.q30 >= t.power_user_cutoff),
+        power_user_cutoff=t.power_user_cutoff.max(),
+    )
+
+
+def _champion(accounts: ibis.Table, usage: ibis.Table, as_of: dt.date, lookback: int) -> ibis.Table:
+    champs = accounts.filter(accounts.champion_user_id.notnull()).select("account_id", "champion_user_id")
+    u = usage.filter((usage.day >= _days(as_of, lookback - 1)) & (usage.day <= ibis.literal(as_of)))
+    joined = champs.join(u, (champs.account_id == u.account_id) & (champs.champion_user_id == u.user_id))
+    return joined.group_by(champs.account_id).agg(champion_last_seen=joined.day.max())
+
+
+def _tickets(tickets: ibis.Table, as_of: dt.date, baseline_days: int) -> ibis.Table:
+    day = tickets.created_at.date()
+    t = tickets.mutate(cday=day)
+    t = t.filter((t.cday >= _days(as_of, 13 + baseline_days)) & (t.cday <= ibis.literal(as_of)))
+    return t.group_by("account_id").agg(
+        tickets_14=t.count(where=t.cday >= _days(as_of, 13)),
+        tickets_baseline=t.count(where=t.cday < _days(as_of, 13)),
+    )
+
+
+def _failed_invoices(invoices: ibis.Table, as_of: dt.date, s: TriggerSettings) -> ibis.Table:
+    i = invoices.mutate(due=ibis.coalesce(invoices.due_at, invoices.issued_at), tries=invoices.attempt_count.fill_null(0))
+    a = ibis.literal(as_of)
+    unpaid = (i.paid_at > a) | (i.paid_at.isnull() & ~i.status.fill_null("").isin(list(s.ignored_invoice_statuses)))
+    failed = i.status.isin(list(s.failed_invoice_statuses)) | (i.tries >= 2) | ((i.status == "open") & (i.tries >= 1))
+    f = i.filter(unpaid & failed & (i.due <= a))
+    return f.group_by("account_id").agg(oldest_failed_due=f.due.min(), failed_invoices=f.count())
+
+
+def _nps(nps: ibis.Table, as_of: dt.date, lookback: int) -> ibis.Table:
+    n = nps.filter((nps.day >= _days(as_of, lookback - 1)) & (nps.day <= ibis.literal(as_of)))
+    return n.group_by("account_id").agg(nps_min_30=n.score.min(), nps_day=n.day.max())
+
+
+def _left(base: ibis.Table, other: ibis.Table) -> ibis.Table:
+    return base.left_join(other, "account_id").drop("account_id_right")
+
+
+def feature_table(inputs: TriggerInputs, settings: TriggerSettings, as_of: dt.date) -> ibis.Table:
+    """All raw per-account aggregates as one Ibis expression (one row per account)."""
+    s, usage = settings, inputs.usage
+    users = _user_table(usage, as_of, s.new_entity_lookback_days)
+    base = inputs.accounts.select("account_id", "licensed_seats", "plan_limit", "champion_user_id")
+    for part in (
+        _usage_totals(usage, as_of),
+        _newcomers(users, "user_id", as_of, "users"),
+        _newcomers(_team_table(usage, as_of, s.new_entity_lookback_days), "team", as_of, "teams"),
+        _power_users(users, s.power_user_quantile),
+        _champion(inputs.accounts, usage, as_of, s.champion_lookback_days),
+        _tickets(inputs.tickets, as_of, s.ticket_baseline_days),
+        _failed_invoices(inputs.invoices, as_of, s),
+        _nps(inputs.nps, as_of, s.nps_lookback_days),
+    ):
+        base = _left(base, part)
+    return base
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    den = den.astype("float64")
+    return (num.astype("float64") / den.where(den > 0)).astype("float64")
+
+
+def _days_since(as_of: dt.date, col: pd.Series) -> pd.Series:
+    d = pd.to_datetime(col)
+    return (pd.Timestamp(as_of) - d).dt.days.astype("float64")
+
+
+def derive(raw: pd.DataFrame, settings: TriggerSettings, as_of: dt.date) -> pd.DataFrame:
+    """Turn raw aggregates into the trigger metrics (pandas, vectorised)."""
+    f = raw.copy()
+    for c in ("usage_14", "usage_prev_14", "usage_30", "usage_prev_30"):
+        f[c] = f[c].astype("float64").fillna(0.0)
+    for c in ("active_users_30", "fresh_users_30", "prior_users", "active_teams_30", "fresh_teams_30",
+              "prior_teams", "power_users_30", "tickets_14", "tickets_baseline", "failed_invoices"):
+        f[c] = f[c].astype("float64").fillna(0.0)
+    f["plan_usage_ratio"] = _ratio(f["usage_30"], f["plan_limit"])
+    f["usage_growth_mom"] = _ratio(f["usage_30"], f["usage_prev_30"]) - 1
+    f["usage_change_abs_30"] = f["usage_growth_mom"].abs()
+    f["usage_change_14"] = _ratio(f["usage_14"], f["usage_prev_14"]) - 1
+    f["new_users_30"] = f["fresh_users_30"].where(f["prior_users"] > 0)
+    f["new_teams_30"] = f["fresh_teams_30"].where(f["prior_teams"] > 0)
+    f["teams_30"] = f["active_teams_30"]
+    f["seats_over"] = f["active_users_30"] - f["licensed_seats"].astype("float64")
+    baseline = f["tickets_baseline"] * 14.0 / settings.ticket_baseline_days
+    f["ticket_baseline_14"] = baseline.round(3)
+    f["ticket_ratio_14"] = f["tickets_14"] / np.maximum(baseline, settings.ticket_floor_per_window)
+    silent = _days_since(as_of, f["champion_last_seen"]).fillna(float(settings.champion_lookback_days))
+    f["champion_silent_days"] = silent.where(f["champion_user_id"].notna())
+    f["payment_failed_days"] = _days_since(as_of, f["oldest_failed_due"])
+    f["nps_min_30"] = f["nps_min_30"].astype("float64")
+    return f
+
+
+def compute_features(inputs: TriggerInputs, settings: TriggerSettings, as_of: dt.date) -> pd.DataFrame:
+    """Execute :func:`feature_table` and derive the metrics; one row per account."""
+    raw = feature_table(inputs, settings, as_of).to_pandas()
+    return derive(raw, settings, as_of)
