@@ -24,7 +24,7 @@ from connectors.sandbox.book_support import support_tables
 from connectors.sandbox.book_util import ids, month_starts, pick
 
 WINDOW_MONTHS = 36
-GROWTH_PER_MONTH = 1.04
+GROWTH_PER_MONTH = 1.02
 
 
 def build_book(n: int, seed: int, as_of: dt.date) -> Book:
@@ -43,9 +43,9 @@ def build_book(n: int, seed: int, as_of: dt.date) -> Book:
 
 def _draw_accounts(rng, n: int, as_of: dt.date) -> dict[str, np.ndarray]:
     """Latent per-account draws: segment, start month, anchor day, interval, seats, health."""
-    seg = rng.choice(4, n, p=list(cat.SEGMENT_SHARE.values()))
+    seg = _stratified(rng, np.array(list(cat.SEGMENT_SHARE.values())), n)
     weights = GROWTH_PER_MONTH ** np.arange(WINDOW_MONTHS)
-    start = rng.choice(WINDOW_MONTHS, n, p=weights / weights.sum())
+    start = _stratified(rng, weights / weights.sum(), n)
     anchor = rng.integers(1, 29, n)
     last = start == WINDOW_MONTHS - 1
     anchor[last] = rng.integers(1, min(as_of.day, 28) + 1, int(last.sum()))
@@ -55,8 +55,26 @@ def _draw_accounts(rng, n: int, as_of: dt.date) -> dict[str, np.ndarray]:
     return {
         "seg": seg, "start": start, "anchor": anchor, "annual": annual,
         "seats0": np.maximum(1, np.rint(seats)).astype(np.int64),
-        "h": rng.standard_normal(n),
+        "h": _stratified_normal(rng, n),
     }
+
+
+def _stratified(rng, p: np.ndarray, n: int) -> np.ndarray:
+    """Category draws with (near) exact shares: evenly spaced quantiles, shuffled.
+
+    Cuts sampling noise in the book's mix so small books (300 accounts) still show the
+    intended aggregate shape."""
+    q = (np.arange(n) + rng.random()) / n
+    return rng.permutation(np.minimum(np.searchsorted(np.cumsum(p), q, side="right"), len(p) - 1))
+
+
+def _stratified_normal(rng, n: int) -> np.ndarray:
+    """Standard-normal latent health at evenly spaced quantiles, shuffled (see ``_stratified``)."""
+    from statistics import NormalDist
+
+    q = (np.arange(n) + rng.uniform(0.05, 0.95)) / n
+    inv = NormalDist().inv_cdf
+    return rng.permutation(np.array([inv(x) for x in q]))
 
 
 def _names(rng, n: int) -> tuple[np.ndarray, np.ndarray]:

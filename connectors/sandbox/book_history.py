@@ -26,10 +26,10 @@ import numpy as np
 from engine.records import CHURN_REASON_CATEGORIES
 
 #: per segment index (self-serve, smb, mid-market, enterprise)
-RENEWAL_CHURN = np.array([0.22, 0.16, 0.07, 0.045])
+RENEWAL_CHURN = np.array([0.22, 0.16, 0.085, 0.045])
 RENEWAL_DOWN = np.array([0.06, 0.08, 0.10, 0.10])
-RENEWAL_UP = np.array([0.15, 0.22, 0.30, 0.35])
-MIDTERM_UP = np.array([0.004, 0.008, 0.02, 0.025])
+RENEWAL_UP = np.array([0.15, 0.25, 0.35, 0.40])
+MIDTERM_UP = np.array([0.004, 0.008, 0.025, 0.03])
 MONTHLY_CHURN = np.array([0.022, 0.014, 0.010, 0.008])
 MONTHLY_UP = np.array([0.03, 0.035, 0.03, 0.03])
 MONTHLY_DOWN = np.array([0.012, 0.012, 0.01, 0.01])
@@ -86,13 +86,13 @@ class _Lines:
 
 
 def _risk(h: np.ndarray) -> np.ndarray:
-    """Multiplier on churn hazards: ~2.7× for h = −1, ~0.37× for h = +1."""
-    return np.exp(-h)
+    """Multiplier on churn hazards: ~2.2× for h = −1, ~0.45× for h = +1."""
+    return np.exp(-0.8 * h)
 
 
 def _seat_change(rng, qty: np.ndarray, up: bool) -> np.ndarray:
-    """New seat count after an expansion (+10–40%, at least +1) or contraction (−10–35%)."""
-    frac = rng.uniform(0.10, 0.40, len(qty)) if up else -rng.uniform(0.10, 0.35, len(qty))
+    """New seat count after an expansion (+8–30%, at least +1) or contraction (−10–35%)."""
+    frac = rng.uniform(0.08, 0.30, len(qty)) if up else -rng.uniform(0.10, 0.35, len(qty))
     delta = np.maximum(1, np.abs(np.rint(qty * frac))).astype(np.int64)
     return qty + delta if up else np.maximum(1, qty - delta)
 

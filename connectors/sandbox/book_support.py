@@ -101,7 +101,7 @@ def _tickets(rng, accounts, contacts, profile, start, end, churn_day, as_of) -> 
     priority = np.where(tone == "frustrated", pick(rng, np.array(["high", "urgent", "normal"]), n),
                         pick(rng, np.array(["low", "normal", "normal", "high"]), n))
     hours = rng.exponential(np.where(priority == "urgent", 8, 40), n)
-    closed = created + (hours * 3600e9).astype("timedelta64[ns]")
+    closed = created + (hours * 3600).astype("timedelta64[s]").astype("timedelta64[ns]")
     open_ = closed > np.datetime64(as_of, "ns") + np.timedelta64(18, "h")
     csat = np.where(tone == "frustrated", rng.integers(1, 4, n), rng.integers(3, 6, n)).astype(float)
     csat[open_ | (rng.random(n) < 0.4)] = np.nan
