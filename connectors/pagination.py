@@ -1,0 +1,93 @@
+"""The one paginate loop, and the small strategies that say where the next page is.
+
+Each vendor hands back "the rest" differently — Salesforce a ``nextRecordsUrl``, HubSpot
+``paging.next.after``, Stripe ``has_more`` plus the last id for ``starting_after`` — so a
+paginator is a tiny object with two methods: the items of a response and the token for
+the next request (None when done). :func:`paginate` owns the loop and refuses to go
+round in circles: a token seen twice means the vendor (or our request) is broken, and
+looping would burn the API budget forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Protocol
+
+
+class PaginationLoop(RuntimeError):
+    """The same page token came back twice."""
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    response: Any
+    token: str | None          # the token that fetched this page (None for the first)
+    next_token: str | None
+
+
+class Paginator(Protocol):
+    def items(self, response: Any) -> list[dict]: ...
+    def next_token(self, response: Any, items: list[dict]) -> str | None: ...
+
+
+def _get(obj: Any, key: str) -> Any:
+    """Read a key from a dict or an attribute from a client model object."""
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+class NextUrl:
+    """Salesforce query results: ``records`` until ``done``, continued at ``nextRecordsUrl``."""
+
+    def items(self, response: Any) -> list[dict]:
+        return list(_get(response, "records") or [])
+
+    def next_token(self, response: Any, items: list[dict]) -> str | None:
+        return None if _get(response, "done") else _get(response, "nextRecordsUrl")
+
+
+class AfterCursor:
+    """HubSpot CRM lists and searches: ``results`` continued at ``paging.next.after``."""
+
+    def items(self, response: Any) -> list[dict]:
+        return list(_get(response, "results") or [])
+
+    def next_token(self, response: Any, items: list[dict]) -> str | None:
+        nxt = _get(_get(response, "paging"), "next")
+        return _get(nxt, "after") if nxt else None
+
+
+class StartingAfter:
+    """Stripe lists: ``data`` continued after the last item's id while ``has_more``.
+    With ``backwards`` (``ending_before`` paging, used to walk events forward in time) the
+    next token is the first item's id, since each page is newest-first."""
+
+    def __init__(self, backwards: bool = False):
+        self.backwards = backwards
+
+    def items(self, response: Any) -> list[dict]:
+        return list(_get(response, "data") or [])
+
+    def next_token(self, response: Any, items: list[dict]) -> str | None:
+        if not _get(response, "has_more") or not items:
+            return None
+        return _get(items[0 if self.backwards else -1], "id")
+
+
+def paginate(fetch: Callable[[str | None], Any], paginator: Paginator, start: str | None = None) -> Iterator[Page]:
+    """Yield pages from ``fetch(token)`` until the paginator says done."""
+    seen: set[str] = set()
+    token = start
+    while True:
+        response = fetch(token)
+        items = paginator.items(response)
+        nxt = paginator.next_token(response, items)
+        yield Page(items, response, token, nxt)
+        if nxt is None:
+            return
+        if nxt in seen or nxt == token:
+            raise PaginationLoop(f"page token {nxt!r} returned twice; stopping to protect the API budget")
+        seen.add(nxt)
+        token = nxt

@@ -1,0 +1,312 @@
+"""Sync orchestration: run each source's streams, commit page by page, report.
+
+A connector yields :class:`Batch` es — one vendor page turned into canonical rows,
+deletes, identity links and the stream's new cursor. :func:`commit_batch` writes all of
+it in **one store transaction**, so a process killed at any instant leaves each page
+either fully stored with its cursor or not at all; the next sync resumes from the last
+committed cursor and re-reads at most one page (upserts are idempotent by ``row_hash``).
+
+Cursors only move forward: the connector computes them, capped at the sync's start.
+
+A stream that starts from nothing (first or ``--full`` sync) may ``sweep``: rows of its
+kinds that were not seen in that complete pass are marked deleted — the only way to
+notice deletes on APIs that forget deleted objects (Stripe lists).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+import pyarrow as pa
+import requests
+
+from connectors.errors import ConnectorError, QuotaExhausted
+from connectors.identity import Resolver, read_links_file
+from connectors.retry import CallStats, RetryPolicy
+from connectors.settings import SourceSettings, SyncSettings, source_settings
+from engine.records import KINDS
+from engine.store import Cursor, Store, UpsertResult, utcnow
+
+log = logging.getLogger("nrr.sync")
+
+#: Sync order: CRMs first so billing customers can be linked to their accounts by domain.
+MODULES = {"salesforce": "connectors.salesforce", "hubspot": "connectors.hubspot", "stripe": "connectors.stripe_billing"}
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One pull from a vendor: its name (the cursor's key) and the record kinds it writes."""
+
+    name: str
+    kinds: tuple[str, ...]
+    sweep: bool = False
+
+
+@dataclass
+class Batch:
+    rows: dict[str, list[dict]] = field(default_factory=dict)
+    deletes: dict[str, list[str]] = field(default_factory=dict)
+    replace: dict[str, list[str]] = field(default_factory=dict)   # kind → source_id prefixes re-read whole
+    cursor: str | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (vendor record id, reason)
+    read: int = 0
+    pass_start: bool = False   # first page of a complete pass (enables the sweep)
+    last: bool = False         # last page of the pass
+
+    def add(self, kind: str, row: dict) -> None:
+        self.rows.setdefault(kind, []).append(row)
+
+    def delete(self, kind: str, source_id: str) -> None:
+        self.deletes.setdefault(kind, []).append(source_id)
+
+    def skip(self, record_id: str, reason: str) -> None:
+        self.skipped.append((record_id, reason))
+
+
+class Connector(Protocol):
+    name: str
+    streams: tuple[Stream, ...]
+    stats: CallStats
+
+    def read(self, stream: Stream, cursor: str | None) -> Iterator[Batch]: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class StreamStats:
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    read: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class SourceResult:
+    source: str
+    ok: bool = True
+    error: str | None = None
+    resume_at: str | None = None
+    streams: dict[str, StreamStats] = field(default_factory=dict)
+    calls: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class SyncReport:
+    run_id: str
+    sources: dict[str, SourceResult] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.sources.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "ok": self.ok, "sources": {k: asdict(v) for k, v in self.sources.items()}}
+
+
+class TrustedSession(requests.Session):
+    """A requests session that verifies TLS against ``ca_bundle`` (the sandbox CA, or a
+    corporate proxy's) even when a client library passes its own ``verify`` bundle —
+    stripe-python always passes its bundled CA file. Verification is never turned off."""
+
+    def __init__(self, ca_bundle: str | None):
+        super().__init__()
+        self.ca_bundle = ca_bundle
+        if ca_bundle:
+            self.verify = ca_bundle
+
+    def request(self, method, url, **kwargs):  # type: ignore[override]
+        if self.ca_bundle:
+            kwargs["verify"] = self.ca_bundle
+        return super().request(method, url, **kwargs)
+
+
+def _arrow(kind: str, rows: list[dict]) -> pa.Table:
+    """Rows as an Arrow table; money travels as text so DuckDB casts it exactly."""
+    money = set(KINDS[kind].money)
+    cols = [*KINDS[kind].columns, "source_id"]
+    data = {c: [(str(r[c]) if c in money and r.get(c) is not None else r.get(c)) for r in rows] for c in cols}
+    return pa.table({c: pa.array(v, type=pa.string() if c in money or c == "source_id" else None) for c, v in data.items()})
+
+
+def _prefixed(store: Store, kind: str, source: str, prefix: str) -> list[str]:
+    return [r[0] for r in store.con.execute(
+        f"SELECT source_id FROM {KINDS[kind].table} WHERE source = ? AND NOT deleted AND starts_with(source_id, ?)",
+        [source, prefix]).fetchall()]
+
+
+def commit_batch(store: Store, source: str, stream: str, batch: Batch, resolver: Resolver) -> UpsertResult:
+    """Rows, deletes, links and cursor of one page, all or nothing."""
+    total = UpsertResult()
+    with store.transaction() as con:
+        for kind, rows in batch.rows.items():
+            if rows:
+                total += store.upsert(kind, source, _arrow(kind, rows))
+        for kind, prefixes in batch.replace.items():
+            keep = {r["source_id"] for r in batch.rows.get(kind, [])}
+            gone = [i for p in prefixes for i in _prefixed(store, kind, source, p) if i not in keep]
+            batch.deletes.setdefault(kind, []).extend(gone)
+        for kind, ids in batch.deletes.items():
+            if ids:
+                total += store.mark_deleted(kind, source, sorted(set(ids)))
+        resolver.flush(con)
+        if batch.cursor is not None:
+            store.set_cursor(Cursor(source, stream, batch.cursor))
+    return total
+
+
+class _Sweeper:
+    """Ids seen during one complete pass of a stream (a pass the connector started from
+    scratch, ``pass_start``), so that rows not seen can be marked deleted at its end."""
+
+    def __init__(self, stream: Stream):
+        self.stream = stream
+        self.seen: dict[str, set[str]] | None = None
+
+    def note(self, batch: Batch) -> None:
+        if batch.pass_start and self.stream.sweep:
+            self.seen = {k: set() for k in self.stream.kinds}
+        if self.seen is not None:
+            for kind, rows in batch.rows.items():
+                self.seen.setdefault(kind, set()).update(r["source_id"] for r in rows)
+
+    def finish(self, store: Store, source: str, batch: Batch) -> None:
+        if self.seen is None or not batch.last:
+            return
+        for kind, seen in self.seen.items():
+            live = _prefixed(store, kind, source, "")
+            batch.deletes.setdefault(kind, []).extend(i for i in live if i not in seen)
+        self.seen = None
+
+
+def run_stream(store: Store, conn: Connector, stream: Stream, resolver: Resolver, full: bool,
+               progress: Callable[[int], None] = lambda n: None) -> StreamStats:
+    stats = StreamStats()
+    start = time.monotonic()
+    cursor = None if full else store.get_cursor(conn.name, stream.name)
+    sweeper = _Sweeper(stream)
+    for batch in conn.read(stream, cursor):
+        sweeper.note(batch)
+        sweeper.finish(store, conn.name, batch)
+        result = commit_batch(store, conn.name, stream.name, batch, resolver)
+        for rec_id, reason in batch.skipped:
+            log.warning("%s %s: skipped %s: %s", conn.name, stream.name, rec_id, reason)
+        stats.new += result.new
+        stats.updated += result.updated
+        stats.deleted += result.deleted
+        stats.skipped += len(batch.skipped)
+        stats.read += batch.read
+        stats.pages += 1
+        log.info("%s %s: committed page %d (%d records)", conn.name, stream.name, stats.pages, batch.read)
+        progress(batch.read)
+    stats.seconds = round(time.monotonic() - start, 3)
+    return stats
+
+
+def open_connector(name: str, settings: SourceSettings, credentials: dict, resolver: Resolver,
+                   policy: RetryPolicy) -> Connector:
+    module = importlib.import_module(MODULES[name])
+    return module.open_source(settings, credentials, resolver, policy)
+
+
+def sync_source(store: Store, name: str, settings: SourceSettings, credentials: dict, resolver: Resolver, *,
+                full: bool = False, policy: RetryPolicy | None = None, progress: "Progress | None" = None) -> SourceResult:
+    """Sync one source; a :class:`ConnectorError` stops this source only."""
+    result = SourceResult(name)
+    start = time.monotonic()
+    conn = None
+    try:
+        conn = open_connector(name, settings, credentials, resolver, policy or RetryPolicy())
+        for stream in conn.streams:
+            tick = progress.stream(name, stream.name) if progress else (lambda n: None)
+            result.streams[stream.name] = run_stream(store, conn, stream, resolver, full, tick)
+    except QuotaExhausted as exc:
+        result.ok, result.error = False, str(exc)
+        result.resume_at = exc.resume_at.isoformat() if exc.resume_at else None
+        log.error("%s", exc)
+    except ConnectorError as exc:
+        result.ok, result.error = False, str(exc)
+        log.error("%s", exc)
+    finally:
+        resolver.pending = []
+        if conn is not None:
+            result.calls, result.retries = conn.stats.calls, conn.stats.retries
+            conn.close()
+        result.seconds = round(time.monotonic() - start, 3)
+    return result
+
+
+class Progress(Protocol):
+    def stream(self, source: str, stream: str) -> Callable[[int], None]: ...
+
+
+def sync_sources(store: Store, sources_config: dict[str, Any] | None, credentials: dict[str, dict], only: str | None = None,
+                 full: bool = False, progress: bool | Progress = True, *, sync_settings: SyncSettings | None = None,
+                 project_dir: Path | None = None, policy: RetryPolicy | None = None) -> SyncReport:
+    """Sync every enabled source (or ``only`` that one) into ``store``; never raises for a
+    source's own failure — each :class:`SourceResult` says ok or why not."""
+    settings = source_settings(sources_config)
+    sync_settings = sync_settings or SyncSettings()
+    names = [only] if only else [n for n in MODULES if settings[n].enabled]
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        raise ConnectorError(unknown[0], f"unknown source; choose one of {', '.join(MODULES)}")
+    links = read_links_file(Path(project_dir or ".") / sync_settings.links_file)
+    resolver = Resolver(store, sync_settings.primary, links)
+    report = SyncReport(run_id=uuid.uuid4().hex[:12])
+    _record_run(store, report, "running")
+    bars = _progress_bars() if progress is True else (progress or None)
+    try:
+        for name in names:
+            report.sources[name] = sync_source(store, name, settings[name], credentials.get(name) or {}, resolver,
+                                               full=full, policy=policy, progress=bars)
+    finally:
+        if hasattr(bars, "stop"):
+            bars.stop()
+        _record_run(store, report, "ok" if report.ok else "failed")
+    return report
+
+
+def _record_run(store: Store, report: SyncReport, status: str) -> None:
+    with store.transaction() as con:
+        con.execute(
+            """INSERT INTO runs VALUES (?, 'sync', ?, NULL, ?, NULL)
+               ON CONFLICT (run_id) DO UPDATE SET finished_at = ?, status = excluded.status, summary = ?""",
+            [report.run_id, utcnow(), status, utcnow(), json.dumps(report.to_dict())])
+
+
+class RichProgress:
+    """One rich bar per stream showing records read so far (totals are not known up front)."""
+
+    def __init__(self, console: Any = None):
+        from rich.progress import BarColumn, Progress as Bars, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.bars = Bars(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
+                         TextColumn("{task.completed:>8,} records"), TimeElapsedColumn(),
+                         console=console, transient=False)
+        self.bars.start()
+
+    def stream(self, source: str, stream: str) -> Callable[[int], None]:
+        task = self.bars.add_task(f"{source} {stream}", total=None)
+        return lambda n: self.bars.advance(task, n)
+
+    def stop(self) -> None:
+        self.bars.stop()
+
+
+def _progress_bars() -> Progress | None:
+    """Rich progress on a terminal only; cron and pipes get the summary alone."""
+    import sys
+
+    return RichProgress() if sys.stderr.isatty() else None
