@@ -273,10 +273,13 @@ def renewal_timeline(
     when already computed for the triggers, to avoid a second pass over usage.
     """
     revenue = revenue or RevenueSettings()
+    if inputs.contracts is None:
+        raise RenewalDataError("no contract lines in the store: import or sync contracts first")
     r = renewal_dates(inputs.contracts, as_of, days, settings, revenue)
     if features is None:
         features = compute_features(inputs, trigger_settings or TriggerSettings(), as_of)
-    acc = inputs.accounts.select("account_id", "name", "owner", "segment").to_pandas()
+    present = [c for c in ("account_id", "name", "owner", "segment") if c in inputs.accounts.columns]
+    acc = inputs.accounts.select(*present).to_pandas().reindex(columns=["account_id", "name", "owner", "segment"])
     r = r.merge(acc, on="account_id", how="left")
     sc = scores[["account_id", "score", "band"]] if len(scores) else pd.DataFrame(columns=["account_id", "score", "band"])
     r = r.merge(sc, on="account_id", how="left")

@@ -70,7 +70,7 @@ def renewal_features(inputs: TriggerInputs, as_of: dt.date, renewal_settings: Re
     """account_id, renewal_date (the nearest unbooked renewal), days_to_renewal."""
     from engine.renewals import renewing_lines  # renewals imports this package's features
 
-    lines = renewing_lines(inputs.contracts, as_of, renewal_settings.horizon_days, renewal_settings)
+    lines = pd.DataFrame() if inputs.contracts is None else renewing_lines(inputs.contracts, as_of, renewal_settings.horizon_days, renewal_settings)
     if lines.empty:
         return pd.DataFrame({"account_id": pd.Series(dtype=str), "renewal_date": pd.Series(dtype="datetime64[ns]"),
                              "days_to_renewal": pd.Series(dtype=float)})

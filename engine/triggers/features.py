@@ -14,7 +14,8 @@ monthly allowance). Definitions:
   ``new_teams_30`` likewise for ``usage.team``.
 * ``seats_over`` = active_users_30 − licensed_seats
 * ``power_users_30`` = the account's users whose 30-day usage is at or above the book's
-  ``power_user_quantile`` of per-user 30-day usage
+  ``power_user_quantile`` of per-user 30-day usage (NULL in a book with fewer than
+  ``power_user_min_population`` active users, where "top 5 %" means nothing)
 * ``ticket_ratio_14`` = tickets_14 ÷ max(baseline_14, floor), baseline_14 = tickets in the
   ``ticket_baseline_days`` before the window × 14 ÷ ``ticket_baseline_days``
 * ``champion_silent_days`` = as_of − the champion's last usage day (the lookback length
@@ -112,9 +113,11 @@ def _team_table(usage: ibis.Table, as_of: dt.date, lookback: int) -> ibis.Table:
     return u.group_by(["account_id", "team"]).agg(first_day=u.day.min(), last_day=u.day.max())
 
 
-def _power_users(users: ibis.Table, quantile: float) -> ibis.Table:
+def _power_users(users: ibis.Table, quantile: float, min_population: int) -> ibis.Table:
+    """Top users of the whole book; none when fewer than ``min_population`` users are active."""
     active = users.filter(users.q30 > 0)
-    cut = active.aggregate(power_user_cutoff=active.q30.quantile(quantile))
+    cut = active.aggregate(power_user_cutoff=active.q30.quantile(quantile), population=active.count())
+    cut = cut.filter(cut.population >= min_population).select("power_user_cutoff")
     t = active.cross_join(cut)
     return t.group_by("account_id").agg(
         power_users_30=t.user_id.nunique(where=t.q30 >= t.power_user_cutoff),
@@ -157,23 +160,39 @@ def _left(base: ibis.Table, other: ibis.Table) -> ibis.Table:
     return base.left_join(other, "account_id").drop("account_id_right")
 
 
+def _parts(inputs: TriggerInputs, s: TriggerSettings, as_of: dt.date) -> list[ibis.Table]:
+    """The aggregates whose source tables are present (a missing table leaves NULLs)."""
+    parts, usage = [], inputs.usage
+    if usage is not None:
+        users = _user_table(usage, as_of, s.new_entity_lookback_days)
+        parts += [
+            _usage_totals(usage, as_of),
+            _newcomers(users, "user_id", as_of, "users"),
+            _newcomers(_team_table(usage, as_of, s.new_entity_lookback_days), "team", as_of, "teams"),
+            _power_users(users, s.power_user_quantile, s.power_user_min_population),
+            _champion(inputs.accounts, usage, as_of, s.champion_lookback_days),
+        ]
+    if inputs.tickets is not None:
+        parts.append(_tickets(inputs.tickets, as_of, s.ticket_baseline_days))
+    if inputs.invoices is not None:
+        parts.append(_failed_invoices(inputs.invoices, as_of, s))
+    if inputs.nps is not None:
+        parts.append(_nps(inputs.nps, as_of, s.nps_lookback_days))
+    return parts
+
+
 def feature_table(inputs: TriggerInputs, settings: TriggerSettings, as_of: dt.date) -> ibis.Table:
     """All raw per-account aggregates as one Ibis expression (one row per account)."""
-    s, usage = settings, inputs.usage
-    users = _user_table(usage, as_of, s.new_entity_lookback_days)
     base = inputs.accounts.select("account_id", "licensed_seats", "plan_limit", "champion_user_id")
-    for part in (
-        _usage_totals(usage, as_of),
-        _newcomers(users, "user_id", as_of, "users"),
-        _newcomers(_team_table(usage, as_of, s.new_entity_lookback_days), "team", as_of, "teams"),
-        _power_users(users, s.power_user_quantile),
-        _champion(inputs.accounts, usage, as_of, s.champion_lookback_days),
-        _tickets(inputs.tickets, as_of, s.ticket_baseline_days),
-        _failed_invoices(inputs.invoices, as_of, s),
-        _nps(inputs.nps, as_of, s.nps_lookback_days),
-    ):
+    for part in _parts(inputs, settings, as_of):
         base = _left(base, part)
     return base
+
+
+RAW_COLUMNS = ("usage_14", "usage_prev_14", "usage_30", "usage_prev_30", "active_users_30", "fresh_users_30",
+               "prior_users", "active_teams_30", "fresh_teams_30", "prior_teams", "power_users_30",
+               "power_user_cutoff", "champion_last_seen", "tickets_14", "tickets_baseline", "oldest_failed_due",
+               "failed_invoices", "nps_min_30", "nps_day")
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -188,7 +207,7 @@ def _days_since(as_of: dt.date, col: pd.Series) -> pd.Series:
 
 def derive(raw: pd.DataFrame, settings: TriggerSettings, as_of: dt.date) -> pd.DataFrame:
     """Turn raw aggregates into the trigger metrics (pandas, vectorised)."""
-    f = raw.copy()
+    f = raw.reindex(columns=[*raw.columns, *[c for c in RAW_COLUMNS if c not in raw.columns]])
     for c in ("usage_14", "usage_prev_14", "usage_30", "usage_prev_30"):
         f[c] = f[c].astype("float64").fillna(0.0)
     for c in ("active_users_30", "fresh_users_30", "prior_users", "active_teams_30", "fresh_teams_30",

@@ -166,6 +166,7 @@ class TriggerSettings(EngineModel):
     disabled: tuple[str, ...] = ()
     expansion_min_health: float = 70.0
     power_user_quantile: float = Field(0.95, gt=0, lt=1)
+    power_user_min_population: int = Field(20, ge=1)
     ticket_baseline_days: int = Field(90, gt=0)
     ticket_floor_per_window: float = Field(1.0, gt=0)
     new_entity_lookback_days: int = Field(90, gt=0)

@@ -59,6 +59,8 @@ def record_triggers(store: Store, fired: pd.DataFrame, as_of: dt.date,
             cooling = set()
         keep.append(part[~part["account_id"].isin(cooling)])
     rows = pd.concat(keep)
+    if rows.empty:
+        return 0
     now = utcnow()
     params = [
         [r.event_id, r.account_id, r.trigger, r.kind, r.day, r.severity, r.owner_role, r.action, int(r.sla_days),
