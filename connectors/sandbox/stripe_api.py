@@ -32,6 +32,10 @@ with ``legacy_shapes=True`` is tabled in ``stripe_render.py``):
   payment_failed; ``data.object`` is the snapshot at that moment,
   ``data.previous_attributes`` on updates.  Only the last 30 days are listed.
 
+Shapes follow the request's ``Stripe-Version`` header like Stripe itself:
+versions before ``2025-03-31`` get the legacy shape; ``legacy_shapes=True``
+serves the legacy shape to every request (an account pinned to 2024-06-20).
+
 Mechanics: ``Authorization: Bearer <api_key>`` (401 otherwise); an optional
 rate limit of ``rate_limit`` requests per second (Stripe test mode: 25) with
 Stripe's 429; POST idempotency by ``Idempotency-Key`` (first response stored
@@ -56,6 +60,9 @@ from connectors.sandbox.stripe_store import StripeStore
 
 DEFAULT_API_KEY = "sk_test_sandbox_4eC39HqLyjWDarjtT1zdp7dc"
 IDEMPOTENCY_TTL = timedelta(hours=24)
+CURRENT_VERSION = "2026-10-28.endive"
+LEGACY_VERSION = "2024-06-20"
+SHAPES_CHANGED = "2025-03-31"  # basil: billing periods moved to items, invoice.parent, total_taxes
 _OBJECT_PATH = re.compile(r"^/v1/(customers|subscriptions|invoices|events|products|prices)/([^/]+)$")
 Clock = Callable[[], datetime]
 
@@ -97,8 +104,7 @@ class StripeEmulator:
             except StripeError as exc:
                 response = exc.response()
             response.headers.setdefault("Request-Id", "req_" + self.next_id("req")[4:])
-            response.headers.setdefault("Stripe-Version", "2024-06-20" if self.legacy_shapes
-                                        else "2026-10-28.endive")
+            response.headers.setdefault("Stripe-Version", self._version(req))
             return response
 
     def endpoint_key(self, req: Request) -> str:
@@ -179,11 +185,11 @@ class StripeEmulator:
         collection = req.path[len("/v1/"):] if req.path.startswith("/v1/") else ""
         if method == "GET" and collection in LIST_FILTERS:
             page = list_page(self.store, collection, params, ListParams.parse(params), self.now())
-            return self._rendered(page, expand)
+            return self._rendered(req, page, expand)
         match = _OBJECT_PATH.match(req.path)
         if match and method == "GET":
-            return self._rendered(retrieve(self.store, match.group(1), match.group(2), self.now()), expand)
-        return self._rendered(self._write(method, req.path, match, params), expand)
+            return self._rendered(req, retrieve(self.store, match.group(1), match.group(2), self.now()), expand)
+        return self._rendered(req, self._write(method, req.path, match, params), expand)
 
     def _write(self, method: str, path: str, match: re.Match | None, params: dict[str, Any]) -> dict:
         if method == "POST" and path == "/v1/customers":
@@ -195,9 +201,16 @@ class StripeEmulator:
         raise StripeError(404, f"Unrecognized request URL ({method}: {path}). Please see "
                           "https://stripe.com/docs or we can help at https://support.stripe.com/.")
 
-    def _rendered(self, obj: dict, expand: list[str]) -> Response:
+    def _version(self, req: Request) -> str:
+        """The API version answered: the request's ``Stripe-Version`` (as
+        Stripe does), forced to a 2024 version by ``legacy_shapes``."""
+        asked = req.header("stripe-version") or CURRENT_VERSION
+        return LEGACY_VERSION if self.legacy_shapes and asked >= SHAPES_CHANGED else asked
+
+    def _rendered(self, req: Request, obj: dict, expand: list[str]) -> Response:
+        legacy = self._version(req) < SHAPES_CHANGED
         try:
-            return Response(200, render(obj, self.store.get, self.legacy_shapes, expand))
+            return Response(200, render(obj, self.store.get, legacy, expand))
         except CannotExpand as exc:
             hint = f" You may want to try expanding 'data.{exc}' instead." if obj.get("object") == "list" else ""
             raise StripeError(400, f"This property cannot be expanded ({exc}).{hint}",

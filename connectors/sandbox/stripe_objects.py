@@ -130,14 +130,16 @@ def invoice_line(obj_id: str, *, invoice_id: str, price_obj: Obj, quantity: int,
 
 def invoice(obj_id: str, created: int, *, customer_id: str, subscription_id: str | None,
             currency: str, lines: list[Obj], discount_amount: int, tax: int, status: str,
-            due_date: int | None, paid_at: int | None, attempt_count: int) -> Obj:
+            due_date: int | None, paid_at: int | None, attempt_count: int,
+            discount_id: str | None = None) -> Obj:
     """Totals: subtotal = Σ lines; total = subtotal − discount + tax;
     amount_paid = total once paid, else 0; amount_remaining = due − paid
-    (0 for void/uncollectible, which Stripe no longer expects to collect)."""
+    (0 for a void invoice, which nobody owes any more)."""
     subtotal = sum(line["amount"] for line in lines)
     total = subtotal - discount_amount + tax
     paid = total if status == "paid" else 0
-    remaining = total - paid if status == "open" else 0
+    remaining = 0 if status == "void" else total - paid
+    discounts = [{"amount": discount_amount, "discount": discount_id}] if discount_id else []
     parent = None
     if subscription_id is not None:
         parent = {"type": "subscription_details", "quote_details": None,
@@ -151,13 +153,13 @@ def invoice(obj_id: str, created: int, *, customer_id: str, subscription_id: str
         transitions["voided_at" if status == "void" else "marked_uncollectible_at"] = due_date or created
     return _base(obj_id, "invoice", created, customer=customer_id, currency=currency, status=status,
                  parent=parent, subtotal=subtotal, subtotal_excluding_tax=subtotal,
-                 total_discount_amounts=[], total_excluding_tax=subtotal - discount_amount,
+                 total_discount_amounts=discounts, total_excluding_tax=subtotal - discount_amount,
                  total_taxes=taxes, total=total, amount_due=total, amount_paid=paid,
                  amount_remaining=remaining, attempt_count=attempt_count, attempted=attempt_count > 0,
                  due_date=due_date, effective_at=created, period_start=lines[0]["period"]["start"],
                  period_end=lines[0]["period"]["end"], billing_reason="subscription_cycle",
-                 collection_method="charge_automatically", discounts=[], metadata={},
-                 number=f"{obj_id[-8:].upper()}-0001", status_transitions=transitions,
+                 collection_method="charge_automatically", metadata={},
+                 discounts=[discount_id] if discount_id else [], number=f"{obj_id[-8:].upper()}-0001", status_transitions=transitions,
                  lines=list_object(f"/v1/invoices/{obj_id}/lines", lines))
 
 

@@ -21,8 +21,8 @@ invoice line kind              ``parent.type`` =                       ``type`` 
 
 Expansion follows Stripe: a dotted path walks dicts, lists and list objects;
 an id string under an expandable key is replaced by the (rendered) object;
-a path through a scalar or a missing key is a 400 "This property cannot be
-expanded".  A path that reaches an object that is always embedded (such as
+a path through a scalar, ending at a plain hash (``metadata``) or at a missing
+key is a 400 "This property cannot be expanded".  A path that reaches an object that is always embedded (such as
 ``data.items.data.price``) is accepted and changes nothing.
 """
 
@@ -64,6 +64,8 @@ def _expand(node: Any, segs: list[str], path: str, lookup: Lookup, legacy: bool)
         child = _resolve(child, key, path, lookup, legacy)
     elif not isinstance(child, (dict, list)) and child is not None:
         raise CannotExpand(path)
+    elif len(segs) == 1 and isinstance(child, dict) and "object" not in child:
+        raise CannotExpand(path)  # a plain hash such as metadata is not a resource
     node[key] = _expand(child, segs[1:], path, lookup, legacy)
     return node
 
@@ -84,7 +86,9 @@ def _resolve(value: Any, key: str, path: str, lookup: Lookup, legacy: bool) -> A
 def to_legacy(obj: Obj, lookup: Lookup) -> Obj:
     """Rewrite one object (in place, recursively for embedded ones)."""
     kind = obj.get("object")
-    if kind == "event":
+    if kind == "list":
+        obj["data"] = [to_legacy(item, lookup) for item in obj["data"]]
+    elif kind == "event":
         obj["data"]["object"] = to_legacy(obj["data"]["object"], lookup)
     elif kind in _LEGACY:
         _LEGACY[kind](obj, lookup)

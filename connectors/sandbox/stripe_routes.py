@@ -115,7 +115,7 @@ def list_page(store: StripeStore, collection: str, params: dict[str, Any], lp: L
     checks = [build(params, now) for build in LIST_FILTERS[collection]]
 
     def match(obj: Obj) -> bool:
-        return lp.created_ok(obj["created"]) and all(check(obj) for check in checks)
+        return all(check(obj) for check in checks) and lp.created_ok(obj["created"])
 
     try:
         page = store.page(collection, match, lp.limit, lp.starting_after, lp.ending_before)
