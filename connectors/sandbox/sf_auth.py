@@ -23,6 +23,7 @@ with :meth:`SalesforceAuth.expire_all`; REST calls then get 401
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hmac
 import secrets
@@ -100,6 +101,7 @@ class SalesforceAuth:
 
     def oauth_token(self, req: Request, base_url: str) -> Response:
         form = {k: v[0] for k, v in req.form().items()}
+        form.update(_basic_client(req.header("authorization")))
         grant = form.get("grant_type")
         if grant not in ("password", "client_credentials"):
             return _oauth_error("unsupported_grant_type", "grant type not supported")
@@ -126,6 +128,17 @@ class SalesforceAuth:
                                "token; or user locked out.", 500)
         return Response(200, _login_xml(self.issue(), base_url, version, username or ""),
                         {"Content-Type": "text/xml;charset=UTF-8"})
+
+
+def _basic_client(header: str | None) -> dict[str, str]:
+    """``Authorization: Basic base64(client_id:client_secret)`` (client-credentials flow)."""
+    if not header or not header.lower().startswith("basic "):
+        return {}
+    try:
+        client_id, _, secret = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return {"client_id": client_id, "client_secret": secret}
 
 
 def _element_text(doc: minidom.Document, name: str) -> str | None:
