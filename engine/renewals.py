@@ -178,7 +178,10 @@ def milestone_rows(renewals: pd.DataFrame, settings: RenewalSettings, as_of: dt.
             status = "upcoming" if when > a else ("due" if a < when + window else "overdue")
             rows.append((r.account_id, r.renewal_date, m.days_before, when, m.action, m.owner, status))
     cols = ["account_id", "renewal_date", "days_before", "date", "action", "owner", "status"]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    for c in ("renewal_date", "date"):
+        out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
+    return out
 
 
 def _next_milestones(milestones: pd.DataFrame) -> pd.DataFrame:
@@ -208,10 +211,11 @@ def classify_rag(renewals: pd.DataFrame, features: pd.DataFrame, open_triggers: 
     f = features.set_index("account_id").reindex(r["account_id"])
     seats = f["licensed_seats"].astype("float64")
     util = f["active_users_30"].astype("float64") / seats.where(seats > 0)
-    usage_flag = [bool(set(fl) & set(rules.low_usage_triggers)) for fl in r["red_flags"]]
-    r["low_usage"] = ((f["usage_30"].fillna(0) <= 0) | (util < rules.low_seat_utilisation)).to_numpy() | usage_flag
+    usage_flag = np.array([bool(set(fl) & set(rules.low_usage_triggers)) for fl in r["red_flags"]], dtype=bool)
+    low = (f["usage_30"].fillna(0) <= 0) | (util < rules.low_seat_utilisation)
+    r["low_usage"] = low.to_numpy(dtype=bool) | usage_flag
     silent = f["champion_silent_days"]
-    r["no_champion"] = (f["champion_user_id"].isna() | (silent >= rules.champion_inactive_days)).to_numpy()
+    r["no_champion"] = (f["champion_user_id"].isna() | (silent >= rules.champion_inactive_days)).to_numpy(dtype=bool)
     r["seat_utilisation"] = util.round(3).to_numpy()
     rag, reasons = zip(*(_rag_one(row, rules) for row in r.itertuples(index=False))) if len(r) else ((), ())
     r["rag"], r["rag_reasons"] = list(rag), list(reasons)
@@ -288,6 +292,7 @@ def renewal_timeline(
     r["probability"] = [settings.probability[g] for g in r["rag"]]
     r["expected_arr"] = [(arr * p).quantize(CENT) for arr, p in zip(r["arr"], r["probability"])]
     ms = milestone_rows(r, settings, as_of)
+    r["renewal_date"] = r["renewal_date"].astype("datetime64[ns]")
     r = r.merge(_next_milestones(ms), on=["account_id", "renewal_date"], how="left")
     r = r.sort_values(["renewal_date", "account_id"], ignore_index=True)
     out = outlook(r, settings.outlook_windows, days)
