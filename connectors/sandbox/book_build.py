@@ -37,8 +37,13 @@ def build_book(n: int, seed: int, as_of: dt.date) -> Book:
     billing = billing_tables(rng, accounts, lines, as_of)
     crm = crm_tables(rng, accounts, lines, churn, as_of)
     support = support_tables(rng, accounts, crm["contacts"], profile, as_of)
-    return Book(seed=seed, as_of=as_of, accounts=accounts, contracts=lines, profile=profile,
-                **billing, **crm, **support)
+    tables = {"accounts": accounts, "contracts": lines, **billing, **crm, **support}
+    return Book(seed=seed, as_of=as_of, profile=profile, **{k: _public(v) for k, v in tables.items()})
+
+
+def _public(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop working columns (``_acct`` …) so the tables hold only documented columns."""
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).reset_index(drop=True)
 
 
 def _draw_accounts(rng, n: int, as_of: dt.date) -> dict[str, np.ndarray]:

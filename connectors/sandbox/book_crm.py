@@ -30,10 +30,11 @@ def crm_tables(rng, accounts: pd.DataFrame, lines: pd.DataFrame, churn: pd.DataF
     lost = _lost(rng, accounts, lines, churn, as_of)
     opps = pd.concat([won, lost], ignore_index=True).sort_values(["close_date", "_acct"], kind="stable").reset_index(drop=True)
     opp_ids = ids("OPP-", np.arange(1, len(opps) + 1), 7)
-    lines["opportunity_id"] = ""
+    lines.insert(2, "opportunity_id", "")
     has_line = opps["_line"].to_numpy() >= 0
     lines.loc[opps["_line"].to_numpy()[has_line], "opportunity_id"] = opp_ids[has_line]
     opps.insert(0, "opportunity_id", opp_ids)
+    opps.insert(1, "account_id", accounts["account_id"].to_numpy()[opps["_acct"].to_numpy()])
     _opp_meta(rng, accounts, opps, as_of)
     reasons = churn[~churn["future"]].merge(
         opps.loc[opps["_churn"] >= 0, ["_churn", "opportunity_id"]], left_index=True, right_on="_churn", how="left")

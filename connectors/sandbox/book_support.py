@@ -80,7 +80,7 @@ def _tone(rng, when: np.ndarray, churn_day: np.ndarray, health: np.ndarray) -> n
     before = ~np.isnat(churn_day) & (churn_day - when <= np.timedelta64(PRE_CHURN_DAYS, "D")) & (churn_day > when)
     u = rng.random(len(when))
     frustrated = (before & (u < 0.8)) | (~before & (health < -1) & (u < 0.5))
-    curious = ~frustrated & (health > 0.3) & (u < 0.75)
+    curious = ~frustrated & (health > 0) & (u < 0.3 + 0.4 * np.minimum(health, 1))
     return np.where(frustrated, "frustrated", np.where(curious, "curious", "neutral")).astype(object)
 
 
