@@ -9,6 +9,7 @@ code: leave them unset in production. Credentials never live here (credentials.t
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -60,6 +61,7 @@ class CrmMapping(EngineModel):
     churn_types: list[str] = Field(default_factory=lambda: ["Renewal"])
     type_map: dict[str, str] = Field(default_factory=lambda: {
         "New Business": "new", "Renewal": "renewal", "Upsell": "upsell", "Downgrade": "downgrade"})
+    default_currency: str = "USD"
     segment_map: dict[str, str] = Field(default_factory=dict)
     loss_reason_map: dict[str, str] = Field(default_factory=dict)
     champion_role: str = "Champion"
@@ -68,18 +70,56 @@ class CrmMapping(EngineModel):
     _segments = field_validator("segment_map")(_check_segments)
     _reasons = field_validator("loss_reason_map")(_check_reasons)
 
+    def outcome(self, stage: str | None) -> str | None:
+        """``won``, ``lost`` or None (open, or a stage we do not count)."""
+        return "won" if stage in self.won_stages else "lost" if stage in self.lost_stages else None
+
+    def change(self, deal_type: str | None) -> str:
+        return self.type_map.get(deal_type or "", "new")
+
+    def is_churn(self, deal_type: str | None) -> bool:
+        return deal_type in self.churn_types or self.change(deal_type) == "renewal"
+
+    def churn_reason(self, value: str | None) -> str:
+        """The vendor's loss reason as a churn category (already one, mapped, else other)."""
+        v = (value or "").strip()
+        return v if v in CHURN_REASON_CATEGORIES else self.loss_reason_map.get(v, "other")
+
+    def segment(self, value: str | None) -> str | None:
+        return value if value in SEGMENTS or not value else self.segment_map.get(value, value.lower())
+
+    def deal_mrr(self, amount: Decimal, term_months: int | None) -> Decimal:
+        """A won deal's monthly value: annual /12, total /term, monthly as is; a downgrade
+        deal (its amount is the size of the cut) counts negative."""
+        if self.amount_basis == "monthly":
+            return amount
+        months = 12 if self.amount_basis == "annual" else (term_months or self.default_term_months)
+        return amount / months
+
 
 class SalesforceFields(CrmMapping):
+    """Salesforce field names. Contract lines come from the Contract object
+    (``line_source = "contracts"``: one Contract per line with its MRR) or from won
+    Opportunities (``"opportunities"``: amount and term). Relation paths such as
+    ``Champion__r.Email`` are allowed."""
+
     won_stages: list[str] = Field(default_factory=lambda: ["Closed Won"])
     lost_stages: list[str] = Field(default_factory=lambda: ["Closed Lost"])
+    line_source: Literal["contracts", "opportunities"] = "contracts"
     account: dict[str, str] = Field(default_factory=lambda: {
-        "name": "Name", "domain": "Website", "segment": "Segment__c", "industry": "Industry",
-        "owner": "Owner.Name", "employees": "NumberOfEmployees", "icp_tier": "ICP_Tier__c",
-        "licensed_seats": "Licensed_Seats__c", "plan": "Plan__c", "customer_since": "Customer_Since__c"})
+        "account_id": "AccountNumber", "name": "Name", "domain": "Domain__c", "segment": "Segment__c",
+        "industry": "Industry", "owner": "CSM_Name__c", "employees": "NumberOfEmployees",
+        "icp_tier": "ICP_Tier__c", "licensed_seats": "Licensed_Seats__c", "plan": "Plan__c",
+        "plan_limit": "Plan_Limit__c", "customer_since": "Customer_Since__c",
+        "champion_user_id": "Champion__r.Email", "sponsor_user_id": "Executive_Sponsor__r.Email"})
     opportunity: dict[str, str] = Field(default_factory=lambda: {
         "amount": "Amount", "currency": "CurrencyIsoCode", "close_date": "CloseDate", "stage": "StageName",
         "type": "Type", "start_date": "Contract_Start__c", "end_date": "Contract_End__c",
         "term_months": "Term_Months__c", "loss_reason": "Loss_Reason__c", "product": "Name"})
+    contract: dict[str, str] = Field(default_factory=lambda: {
+        "start_date": "StartDate", "end_date": "EndDate", "mrr": "MRR__c", "list_mrr": "List_MRR__c",
+        "discount_end": "Discount_End__c", "quantity": "Quantity__c", "currency": "CurrencyIsoCode",
+        "product": "Product__c", "status": "Status", "auto_renew": "Auto_Renew__c"})
     case: dict[str, str] = Field(default_factory=lambda: {
         "created_at": "CreatedDate", "closed_at": "ClosedDate", "priority": "Priority", "status": "Status",
         "subject": "Subject", "body": "Description", "csat": "CSAT__c"})
@@ -87,30 +127,35 @@ class SalesforceFields(CrmMapping):
 
 class SalesforceSettings(SourceSettings):
     api_version: str = "60.0"
-    page_size: int = Field(2000, ge=200, le=2000)
     fields: SalesforceFields = Field(default_factory=SalesforceFields)
 
 
 class HubSpotFields(CrmMapping):
+    """HubSpot property names; deals in ``pipelines`` only. A deal's MRR is ``hs_mrr``
+    when present, else from ``amount`` by ``amount_basis``."""
+
     won_stages: list[str] = Field(default_factory=lambda: ["closedwon"])
     lost_stages: list[str] = Field(default_factory=lambda: ["closedlost"])
     pipelines: list[str] = Field(default_factory=lambda: ["default"])
     company: dict[str, str] = Field(default_factory=lambda: {
-        "name": "name", "domain": "domain", "segment": "nrr_segment", "industry": "industry",
-        "owner": "nrr_csm", "employees": "numberofemployees", "icp_tier": "nrr_icp_tier",
-        "licensed_seats": "nrr_licensed_seats", "plan": "nrr_plan", "customer_since": "nrr_customer_since"})
+        "account_id": "account_id", "name": "name", "domain": "domain", "segment": "segment",
+        "industry": "industry", "employees": "numberofemployees", "icp_tier": "icp_tier",
+        "licensed_seats": "licensed_seats", "plan": "plan", "plan_limit": "plan_limit",
+        "customer_since": "customer_since"})
     deal: dict[str, str] = Field(default_factory=lambda: {
-        "amount": "amount", "mrr": "hs_mrr", "arr": "hs_arr", "currency": "deal_currency_code",
-        "close_date": "closedate", "stage": "dealstage", "pipeline": "pipeline", "type": "dealtype",
-        "start_date": "nrr_contract_start", "end_date": "nrr_contract_end", "term_months": "nrr_term_months",
+        "amount": "amount", "mrr": "hs_mrr", "currency": "deal_currency_code", "close_date": "closedate",
+        "stage": "dealstage", "pipeline": "pipeline", "type": "contract_change",
+        "start_date": "contract_start_date", "end_date": "contract_end_date", "term_months": "term_months",
         "loss_reason": "closed_lost_reason", "product": "dealname"})
     ticket: dict[str, str] = Field(default_factory=lambda: {
         "created_at": "createdate", "closed_at": "closed_date", "priority": "hs_ticket_priority",
-        "status": "hs_pipeline_stage", "subject": "subject", "body": "content", "csat": "nrr_csat"})
+        "status": "hs_pipeline_stage", "subject": "subject", "body": "content", "csat": "csat_score"})
     type_map: dict[str, str] = Field(default_factory=lambda: {
-        "newbusiness": "new", "existingbusiness": "renewal", "renewal": "renewal", "upsell": "upsell",
-        "downgrade": "downgrade"})
-    churn_types: list[str] = Field(default_factory=lambda: ["renewal", "existingbusiness"])
+        "new": "new", "renewal": "renewal", "upsell": "upsell", "downgrade": "downgrade",
+        "newbusiness": "new", "existingbusiness": "renewal"})
+    churn_types: list[str] = Field(default_factory=lambda: ["renewal"])
+    champion_role: str = "CHAMPION"
+    sponsor_role: str = "EXECUTIVE_SPONSOR"
 
 
 class HubSpotSettings(SourceSettings):
@@ -134,14 +179,13 @@ class StripeSettings(SourceSettings):
 class SyncSettings(EngineModel):
     """``[sync]``: how records find their canonical account.
 
-    ``primary`` is the CRM whose accounts define ``account_id`` (its own record id, or the
-    value of ``account_id_field`` when set). ``links_file`` (relative to the project) is a
+    ``primary`` is the CRM whose accounts define ``account_id`` (the value of its mapped
+    ``account_id`` field, else its own record id). ``links_file`` (relative to the project) is a
     CSV ``source,source_id,account_id`` of explicit links, read on every sync; a link there
     wins over every rule.
     """
 
     primary: Literal["salesforce", "hubspot"] = "salesforce"
-    account_id_field: str | None = None
     links_file: str = "links.csv"
 
 

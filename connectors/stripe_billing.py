@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from decimal import Decimal
 from typing import Any, Iterator
 
@@ -86,7 +87,7 @@ class StripeSource:
         if not key:
             raise ConnectorError(SOURCE, "no api_key", fix="Add api_key under [stripe] in credentials.toml")
         self.settings, self.resolver = settings, resolver
-        self.session = TrustedSession(settings.ca_bundle)
+        self.session = TrustedSession(settings.ca_bundle, timeout=settings.timeout_seconds)
         http = stripe.RequestsClient(timeout=settings.timeout_seconds, session=self.session)
         base = {"api": settings.base_url.rstrip("/")} if settings.base_url else None
         self.client = stripe.StripeClient(key, base_addresses=base, http_client=http, max_network_retries=0)
@@ -94,7 +95,8 @@ class StripeSource:
         self.guard = Guard(SOURCE, translate, policy, limiter)
         self.stats = self.guard.stats
         self.legacy = False
-        self.started = int(utcnow().replace(tzinfo=dt.timezone.utc).timestamp())
+        self._anchor_at: int | None = None
+        self.started = int(time.time())  # our clock: only compared with our own earlier syncs
 
     # -- calls -------------------------------------------------------------------
     def _list(self, collection: str, params: dict[str, Any]) -> dict:
@@ -128,14 +130,22 @@ class StripeSource:
         if state.get("done") and self._events_fresh():
             return
         after = None if state.get("done") else state.get("after")
-        started = state.get("started") if after else self.started
+        anchor = state["anchor"] if after else self._anchor()
         for page in paginate(lambda tok: self._list_page(stream.name, tok), StartingAfter(), after):
             batch = Batch(read=len(page.items), pass_start=page.token is None, last=page.next_token is None)
             for obj in page.items:
                 self._apply(stream.name, obj, batch)
             done = page.next_token is None
-            batch.cursor = json.dumps({"done": True, "started": started} if done else {"after": page.next_token, "started": started})
+            batch.cursor = json.dumps({"done": True, "anchor": anchor} if done else {"after": page.next_token, "anchor": anchor})
             yield batch
+
+    def _anchor(self) -> int:
+        """Creation time (Stripe's clock) of the newest event before a full listing starts:
+        the events replayed afterwards begin here, so nothing changed mid-listing is lost."""
+        if self._anchor_at is None:
+            newest = self._list("events", {"limit": 1})["data"]
+            self._anchor_at = newest[0]["created"] if newest else 0
+        return self._anchor_at
 
     def _events_fresh(self) -> bool:
         raw = self.resolver.store.get_cursor(SOURCE, "events")
@@ -147,12 +157,13 @@ class StripeSource:
     def _events_since(self, state: dict | None) -> int:
         if state and self._events_fresh():
             return state["since"]
-        starts = [json.loads(c).get("started") for c in
-                  (self.resolver.store.get_cursor(SOURCE, s) for s in LISTS) if c]
-        return min([s for s in starts if s] or [self.started])
+        anchors = [json.loads(c).get("anchor", 0) for c in
+                   (self.resolver.store.get_cursor(SOURCE, s) for s in LISTS) if c]
+        return min(anchors or [0])
 
     def _events(self, state: dict | None) -> Iterator[Batch]:
-        since = self._events_since(state) - self.settings.lookback_minutes * 60
+        base = self._events_since(state)
+        since = base - self.settings.lookback_minutes * 60
         params = {"types": EVENT_TYPES, "created": {"gte": since}, "limit": self.settings.page_size}
         events: list[dict] = []
         for page in paginate(lambda tok: self._list("events", {**params, **({"starting_after": tok} if tok else {})}),
@@ -165,8 +176,7 @@ class StripeSource:
             batch = Batch(read=len(chunk), last=n == len(chunks) - 1)
             for event in _latest_per_object(chunk):
                 self._apply_event(event, batch)
-            newest = chunk[-1]["created"] if chunk else since + self.settings.lookback_minutes * 60
-            batch.cursor = json.dumps({"since": newest, "at": self.started if batch.last else (state or {}).get("at", 0)})
+            batch.cursor = json.dumps({"since": chunk[-1]["created"] if chunk else base, "at": self.started})
             yield batch
 
     # -- records -----------------------------------------------------------------

@@ -120,15 +120,18 @@ class TrustedSession(requests.Session):
     corporate proxy's) even when a client library passes its own ``verify`` bundle —
     stripe-python always passes its bundled CA file. Verification is never turned off."""
 
-    def __init__(self, ca_bundle: str | None):
+    def __init__(self, ca_bundle: str | None, timeout: float | None = None):
         super().__init__()
-        self.ca_bundle = ca_bundle
-        if ca_bundle:
-            self.verify = ca_bundle
+        self.ca_bundle = str(ca_bundle) if ca_bundle else None
+        self.timeout = timeout
+        if self.ca_bundle:
+            self.verify = self.ca_bundle
 
     def request(self, method, url, **kwargs):  # type: ignore[override]
         if self.ca_bundle:
             kwargs["verify"] = self.ca_bundle
+        if kwargs.get("timeout") is None:  # simple-salesforce sets none: a hung socket would hang the sync
+            kwargs["timeout"] = self.timeout
         return super().request(method, url, **kwargs)
 
 
