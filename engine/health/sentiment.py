@@ -3,7 +3,8 @@
 Built on VADER (``vaderSentiment``), a maintained rule-based scorer that already handles
 negation ("not happy"), intensifiers ("very"), capitals and exclamation marks. Its lexicon is
 general-purpose, so support vocabulary that signals friction or goodwill in a SaaS ticket is
-added from :data:`SUPPORT_TERMS` (valence on VADER's −4…+4 scale).
+added from :data:`SUPPORT_TERMS` (valence on VADER's −4…+4 scale), and words that are mere
+courtesy or routine at a help desk ("please", "support", "help") are neutralised.
 
 The score of a ticket is VADER's ``compound`` value of ``subject + ". " + body``: −1 (very
 negative) … +1 (very positive), 0 for empty or neutral text.
@@ -28,6 +29,8 @@ SUPPORT_TERMS: dict[str, float] = {
     "competitor": -0.8, "switching": -0.6,
     "seamless": 2.0, "intuitive": 1.8, "smooth": 1.5, "curious": 0.8, "roadmap": 0.4, "expand": 1.0,
     "expanding": 1.0, "onboard": 0.6, "rollout": 0.4, "thanks": 1.5, "appreciated": 1.8,
+    # desk vocabulary that is courtesy or routine in a ticket, not sentiment
+    "please": 0.0, "support": 0.0, "help": 0.0, "helpdesk": 0.0, "kindly": 0.0,
 }
 
 MAX_CHARS = 2000
@@ -73,7 +76,12 @@ def sentiment_frame(tickets: pd.DataFrame, scorer: SentimentScorer | None = None
     return pd.DataFrame({"ticket_id": tickets["ticket_id"].astype(str), "sentiment": pd.Series(values, dtype="float64")})
 
 
-def ticket_sentiments(tickets: ibis.Table) -> ibis.Table:
-    """Score the given tickets' text (executes the expression) → in-memory ``[ticket_id, sentiment]``."""
+def ticket_sentiment_frame(tickets: ibis.Table) -> pd.DataFrame:
+    """Score the given tickets' text (executes the expression) → ``[ticket_id, sentiment]``."""
     frame = tickets.select("ticket_id", "subject", "body").distinct(on="ticket_id").to_pandas()
-    return ibis.memtable(sentiment_frame(frame))
+    return sentiment_frame(frame)
+
+
+def ticket_sentiments(tickets: ibis.Table) -> ibis.Table:
+    """:func:`ticket_sentiment_frame` as an in-memory Ibis table."""
+    return ibis.memtable(ticket_sentiment_frame(tickets))

@@ -50,28 +50,43 @@ SKIP_INVOICE_STATUSES = ("void", "draft", "deleted")
 FAILED_INVOICE_STATUSES = ("failed", "past_due", "uncollectible")
 
 
-def _days(n: int) -> ibis.Value:
-    return ibis.interval(days=n)
+def _back(day: ibis.Value, n: int) -> ibis.Value:
+    return day - ibis.interval(days=n) if n else day
 
 
-def _between(col: ibis.Value, as_of: dt.date, first_back: int, last_back: int) -> ibis.Value:
-    """``as_of − first_back ≤ col ≤ as_of − last_back`` on dates."""
-    return (col >= as_of - dt.timedelta(days=first_back)) & (col <= as_of - dt.timedelta(days=last_back))
+def _between(col: ibis.Value, day: ibis.Value, first_back: int, last_back: int) -> ibis.Value:
+    """``day − first_back ≤ col ≤ day − last_back`` on dates.
+
+    All date arithmetic is relative to the one ``day`` expression, so the whole query
+    depends on a single as-of value (see :func:`as_of_value`).
+    """
+    return (col >= _back(day, first_back)) & (col <= _back(day, last_back))
+
+
+def as_of_value(as_of: dt.date | ibis.Value) -> ibis.Value:
+    return ibis.literal(as_of, type="date") if isinstance(as_of, dt.date) else as_of
 
 
 def _ratio(num: ibis.Value, den: ibis.Value) -> ibis.Value:
     return ibis.cases((den > 0, num.cast("float64") / den.cast("float64")), else_=ibis.null("float64"))
 
 
-def core_features(usage: ibis.Table, settings: HealthSettings, as_of: dt.date) -> list[str]:
-    """Configured core features, or every feature used anywhere in the last 90 days."""
+def _breadth(usage: ibis.Table, u: ibis.Table, cur: ibis.Value, settings: HealthSettings, as_of: ibis.Value):
+    """(per-account distinct core features used in the last 30 d, number of core features).
+
+    Core features are the configured ones, or every feature used anywhere in the book in
+    the last 90 days (a scalar subquery, so the query stays one expression).
+    """
     if settings.core_features:
-        return list(settings.core_features)
-    recent = usage.filter(_between(usage.day, as_of, 89, 0))
-    return sorted(recent.select("feature").distinct().to_pyarrow()["feature"].to_pylist())
+        used = u.filter(cur & u.feature.isin(list(settings.core_features)))
+        total = ibis.literal(len(settings.core_features))
+    else:
+        used = u.filter(cur)
+        total = usage.filter(_between(usage.day, as_of, 89, 0)).feature.nunique().as_scalar()
+    return used.group_by("account_id").aggregate(n_core=used.feature.nunique()), total
 
 
-def usage_signals(usage: ibis.Table, accounts: ibis.Table, settings: HealthSettings, as_of: dt.date) -> ibis.Table:
+def usage_signals(usage: ibis.Table, accounts: ibis.Table, settings: HealthSettings, as_of: ibis.Value) -> ibis.Table:
     """Adoption and engagement signals from usage events (see the module docstring)."""
     lookback = max(60, settings.champion_lookback_days)
     u = usage.filter(_between(usage.day, as_of, lookback - 1, 0))
@@ -86,9 +101,7 @@ def usage_signals(usage: ibis.Table, accounts: ibis.Table, settings: HealthSetti
         users_cur=per_user.seen_cur.count(), users_prev=per_user.seen_prev.count(),
         feat_sum=per_user.n_feat.sum(),
     )
-    core = core_features(usage, settings, as_of)
-    in_core = u.filter(cur & u.feature.isin(core)) if core else u.filter(ibis.literal(False))
-    breadth = in_core.group_by("account_id").aggregate(n_core=in_core.feature.nunique())
+    breadth, n_core = _breadth(usage, u, cur, settings, as_of)
     a = accounts.select("account_id", "licensed_seats", "champion_user_id", "sponsor_user_id")
     j = a.left_join(per_acct, "account_id").drop("account_id_right")
     j = j.left_join(breadth, "account_id").drop("account_id_right")
@@ -97,7 +110,7 @@ def usage_signals(usage: ibis.Table, accounts: ibis.Table, settings: HealthSetti
     users_cur = j.users_cur.fill_null(0)
     return j.select(
         "account_id",
-        feature_breadth=(j.n_core.fill_null(0) / len(core)) if core else ibis.null("float64"),
+        feature_breadth=_ratio(j.n_core.fill_null(0), n_core),
         seat_utilisation=_ratio(users_cur, j.licensed_seats),
         usage_depth=ibis.cases((users_cur > 0, j.feat_sum.cast("float64") / users_cur), else_=0.0),
         usage_trend=_ratio(j.q_cur.fill_null(0), j.q_prev) - 1,
@@ -113,14 +126,14 @@ def _with_last_seen(j: ibis.Table, per_user: ibis.Table, user_col: str, name: st
     return out.drop("k_acct", "k_user")
 
 
-def _silence(user: ibis.Value, last: ibis.Value, as_of: dt.date, cap: int) -> ibis.Value:
+def _silence(user: ibis.Value, last: ibis.Value, as_of: ibis.Value, cap: int) -> ibis.Value:
     """Days since the user's last activity, capped; NULL when the account names no such user."""
-    days = ibis.date(as_of).delta(last, unit="day").cast("float64")
+    days = as_of.delta(last, unit="day").cast("float64")
     capped = ibis.cases((last.isnull(), float(cap)), (days > cap, float(cap)), else_=days)
     return ibis.cases((user.isnull(), ibis.null("float64")), else_=capped)
 
 
-def ticket_signals(records: Inputs, settings: HealthSettings, as_of: dt.date) -> ibis.Table:
+def ticket_signals(records: Inputs, settings: HealthSettings, as_of: ibis.Value) -> ibis.Table:
     """Support signals from tickets; sentiment from :mod:`engine.health.sentiment`."""
     t = records.tickets
     t = t.mutate(created=t.created_at.date(), closed=t.closed_at.date())
@@ -154,17 +167,17 @@ def ticket_signals(records: Inputs, settings: HealthSettings, as_of: dt.date) ->
     )
 
 
-def nps_signal(nps: ibis.Table, settings: HealthSettings, as_of: dt.date) -> ibis.Table:
+def nps_signal(nps: ibis.Table, settings: HealthSettings, as_of: ibis.Value) -> ibis.Table:
     n = nps.filter(_between(nps.day, as_of, settings.nps_lookback_days - 1, 0))
     return n.group_by("account_id").aggregate(nps=n.score.mean().cast("float64"))
 
 
-def contract_signals(contracts: ibis.Table, as_of: dt.date) -> ibis.Table:
+def contract_signals(contracts: ibis.Table, as_of: ibis.Value) -> ibis.Table:
     """MRR now and 90 days ago, renewal distance and contraction, from contract lines."""
     c = contracts
-    then = as_of - dt.timedelta(days=90)
+    then = _back(as_of, 90)
 
-    def active(day: dt.date) -> ibis.Value:
+    def active(day: ibis.Value) -> ibis.Value:
         return (c.start_date <= day) & (c.end_date.isnull() | (c.end_date >= day))
 
     agg = c.group_by("account_id").aggregate(
@@ -175,12 +188,12 @@ def contract_signals(contracts: ibis.Table, as_of: dt.date) -> ibis.Table:
     lost = 1 - agg.mrr.fill_null(0) / agg.mrr_then
     return agg.select(
         "account_id", "mrr",
-        days_to_renewal=(agg.renews.delta(ibis.date(as_of), unit="day") + 1).cast("float64"),
+        days_to_renewal=(agg.renews.delta(as_of, unit="day") + 1).cast("float64"),
         contraction_90d=ibis.cases((agg.mrr_then > 0, ibis.greatest(lost, 0.0)), else_=ibis.null("float64")),
     )
 
 
-def invoice_signal(invoices: ibis.Table, as_of: dt.date) -> ibis.Table:
+def invoice_signal(invoices: ibis.Table, as_of: ibis.Value) -> ibis.Table:
     i = invoices
     status = i.status.lower().fill_null("")
     unpaid = (i.issued_at <= as_of) & (i.paid_at.isnull() | (i.paid_at > as_of)) & ~status.isin(list(SKIP_INVOICE_STATUSES))
@@ -188,13 +201,15 @@ def invoice_signal(invoices: ibis.Table, as_of: dt.date) -> ibis.Table:
     return i.group_by("account_id").aggregate(payment_issues=i.count(where=unpaid & failing).cast("float64"))
 
 
-def compute_signals(records: Inputs, settings: HealthSettings, as_of: dt.date) -> ibis.Table:
+def compute_signals(records: Inputs, settings: HealthSettings, as_of: dt.date | ibis.Value) -> ibis.Table:
     """One row per account: ``account_id, segment, mrr`` and one float column per signal.
 
     With contract lines present and ``settings.active_customers_only`` (the default), only
     accounts with MRR > 0 on ``as_of`` are scored: churned and prospective accounts have no
-    health to speak of.
+    health to speak of. ``as_of`` may also be an Ibis date expression (the history rebuild
+    compiles the query once); then ``records.ticket_sentiment`` must be precomputed.
     """
+    as_of = as_of_value(as_of)
     accounts = records.accounts
     out = accounts.select("account_id", segment=accounts.segment.lower())
     parts: list[tuple[ibis.Table | None, tuple[str, ...]]] = [
@@ -217,3 +232,23 @@ def compute_signals(records: Inputs, settings: HealthSettings, as_of: dt.date) -
     if records.contracts is not None and settings.active_customers_only:
         out = out.filter(out.mrr > 0)
     return out.select("account_id", "segment", "mrr", *settings.signals)
+
+
+_SENTINEL = dt.date(1901, 2, 3)
+_SENTINEL_SQL = "MAKE_DATE(1901, 2, 3)"
+
+
+def signals_sql(backend: ibis.BaseBackend, records: Inputs, settings: HealthSettings) -> str:
+    """The signal query compiled once, with the as-of date as the bind parameter ``$as_of``.
+
+    Compiling the expression costs more than running it on a small book, so a daily history
+    rebuild compiles once and executes per day. Every date in the query is derived from one
+    as-of literal (see :func:`_between`); it is compiled from a sentinel date and swapped
+    for the parameter. Needs ``records.ticket_sentiment`` when tickets are present.
+    """
+    if records.tickets is not None and records.ticket_sentiment is None:
+        raise ValueError("signals_sql needs precomputed ticket sentiment (Inputs.with_sentiment)")
+    sql = backend.compile(compute_signals(records, settings, _SENTINEL))
+    if _SENTINEL_SQL not in sql:
+        raise RuntimeError("could not find the as-of literal in the compiled signal query")
+    return sql.replace(_SENTINEL_SQL, "CAST($as_of AS DATE)")

@@ -18,9 +18,9 @@ import pyarrow as pa
 
 from engine.health.inputs import Inputs
 from engine.health.score import score_wide
-from engine.health.sentiment import ticket_sentiments
+from engine.health.sentiment import ticket_sentiment_frame
 from engine.health.settings import HealthSettings
-from engine.health.signals import compute_signals
+from engine.health.signals import signals_sql
 from engine.store import Store, utcnow
 
 SNAPSHOT_COLUMNS = "account_id, day, segment, score, band, coverage, signals, computed_at"
@@ -34,7 +34,7 @@ def _insert(store: Store, table: pa.Table) -> int:
             con.execute(
                 f"INSERT OR REPLACE INTO score_snapshots ({SNAPSHOT_COLUMNS}) "
                 f"SELECT {SNAPSHOT_COLUMNS} FROM _snap"
-            )
+            ).fetchall()
         finally:
             con.unregister("_snap")
     return table.num_rows
@@ -72,7 +72,7 @@ def write_wide(store: Store, wide: pd.DataFrame, day: dt.date, settings: HealthS
                 f"SELECT account_id, CAST(? AS DATE), segment, score, band, coverage, "
                 f"{_signals_json_sql(settings)}, CAST(? AS TIMESTAMP) FROM _wide",
                 [day, utcnow()],
-            )
+            ).fetchall()
         finally:
             con.unregister("_wide")
     return len(wide)
@@ -97,11 +97,14 @@ def rebuild_history(
     if records.tickets is not None:
         t = records.tickets
         window = (t.created_at.date() >= since - dt.timedelta(days=89)) & (t.created_at.date() <= until)
-        sentiment = ticket_sentiments(t.filter(window)).to_pyarrow()
-        records = records.with_sentiment(ibis.memtable(sentiment))
+        frame = ticket_sentiment_frame(t.filter(window))
+        store.con.register("_health_sentiment", pa.Table.from_pandas(frame, preserve_index=False))
+        records = records.with_sentiment(store.ibis.table("_health_sentiment"))
+    sql = signals_sql(store.ibis, records, settings)
     written, day = 0, since
     while day <= until:
-        wide = score_wide(compute_signals(records, settings, day).to_pandas(), settings)
+        signals = store.con.execute(sql, {"as_of": day}).df()
+        wide = score_wide(signals, settings)
         written += write_wide(store, wide, day, settings)
         if progress:
             progress(day, len(wide))

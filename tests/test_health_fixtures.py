@@ -94,3 +94,11 @@ def load(store: Store, *, with_tickets: bool = True) -> Store:
     if with_tickets:
         store.upsert("tickets", "files", tickets())
     return store
+
+
+def test_fixture_loads_every_kind_once(tmp_path):
+    with Store(tmp_path / "nrr.duckdb") as s:
+        load(s)
+        load(s)  # re-loading the same rows changes nothing
+        counts = {table: live for table, _, live, _ in s.counts()}
+    assert counts == {"accounts": 4, "contract_lines": 5, "invoices": 6, "tickets": 3, "usage": 10, "nps": 3}
