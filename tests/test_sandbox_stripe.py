@@ -6,6 +6,7 @@ never from the emulator's state, so a projection bug shows up as a mismatch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -48,10 +49,19 @@ def _start(book, clock, **options):
 
 
 @pytest.fixture(scope="module")
-def sandbox(book, clock):
+def stripe_sandbox(book, clock):
+    """Only the Stripe emulator, on a fixed clock and without the rate limit."""
     sb, emulator = _start(book, clock)
     with sb:
         yield sb, emulator
+
+
+@pytest.fixture(scope="module")
+def legacy_sandbox(book, clock):
+    """The Stripe emulator answering in the 2024 shapes (``legacy_shapes=True``)."""
+    sb, _ = _start(book, clock, legacy_shapes=True)
+    with sb:
+        yield sb
 
 
 def _client(sb, api_key=None, retries=0, version=None):
@@ -69,8 +79,8 @@ def _live_customer_ids(book) -> set[str]:
     return set(accounts["stripe_customer_id"])
 
 
-def test_customers_page_forward_to_the_end_newest_first(sandbox, book):
-    sb, _ = sandbox
+def test_customers_page_forward_to_the_end_newest_first(stripe_sandbox, book):
+    sb, _ = stripe_sandbox
     sb.clear_stats()
     seen = list(_client(sb).v1.customers.list({"limit": 7}).auto_paging_iter())
     expected = _live_customer_ids(book)
@@ -81,8 +91,8 @@ def test_customers_page_forward_to_the_end_newest_first(sandbox, book):
     assert sb.stats()["stripe"]["endpoints"]["GET /v1/customers"] == math.ceil(len(expected) / 7)
 
 
-def test_customers_page_backward_from_the_oldest(sandbox, book):
-    sb, _ = sandbox
+def test_customers_page_backward_from_the_oldest(stripe_sandbox, book):
+    sb, _ = stripe_sandbox
     client = _client(sb)
     newest_first = [c.id for c in client.v1.customers.list({"limit": 100}).auto_paging_iter()]
     oldest = newest_first[-1]
@@ -91,8 +101,8 @@ def test_customers_page_backward_from_the_oldest(sandbox, book):
     assert walked == list(reversed(newest_first[:-1]))
 
 
-def test_customer_metadata_links_follow_the_book(sandbox, book):
-    sb, _ = sandbox
+def test_customer_metadata_links_follow_the_book(stripe_sandbox, book):
+    sb, _ = stripe_sandbox
     by_id = {c.id: c for c in _client(sb).v1.customers.list({"limit": 100}).auto_paging_iter()}
     for row in book.accounts[book.accounts["stripe_customer_id"].isin(by_id)].itertuples():
         metadata = by_id[row.stripe_customer_id].metadata.to_dict()
@@ -101,8 +111,8 @@ def test_customer_metadata_links_follow_the_book(sandbox, book):
         assert by_id[row.stripe_customer_id].email == row.billing_email
 
 
-def test_subscriptions_default_hides_canceled_and_status_all_shows_them(sandbox, book):
-    sb, _ = sandbox
+def test_subscriptions_default_hides_canceled_and_status_all_shows_them(stripe_sandbox, book):
+    sb, _ = stripe_sandbox
     client = _client(sb)
     default = {s.id for s in client.v1.subscriptions.list({"limit": 100}).auto_paging_iter()}
     everything = {s.id for s in client.v1.subscriptions.list({"limit": 100, "status": "all"}).auto_paging_iter()}
@@ -113,8 +123,8 @@ def test_subscriptions_default_hides_canceled_and_status_all_shows_them(sandbox,
     assert {s.id for s in canceled} == everything - default
 
 
-def test_subscription_items_carry_price_quantity_period_and_match_book_mrr(sandbox, book):
-    sb, _ = sandbox
+def test_subscription_items_carry_price_quantity_period_and_match_book_mrr(stripe_sandbox, book):
+    sb, _ = stripe_sandbox
     as_of = pd.Timestamp(book.as_of)
     lines = book.contracts
     live = lines[(lines["start_date"] <= as_of) & (lines["end_date"].isna() | (lines["end_date"] >= as_of))]
@@ -130,8 +140,8 @@ def test_subscription_items_carry_price_quantity_period_and_match_book_mrr(sandb
             assert item.current_period_end == _unix(row.current_period_end) + 86_400  # exclusive end
 
 
-def test_invoices_created_filter_matches_book(sandbox, book):
-    sb, _ = sandbox
+def test_invoices_created_filter_matches_book(stripe_sandbox, book):
+    sb, _ = stripe_sandbox
     inv = book.invoices
     low, high = _unix(inv["created_at"].quantile(0.4)), _unix(inv["created_at"].quantile(0.6))
     got = {i.id for i in _client(sb).v1.invoices.list(
@@ -141,8 +151,8 @@ def test_invoices_created_filter_matches_book(sandbox, book):
     assert got  # the 40–60% quantile window of ~400 invoices is never empty
 
 
-def test_invoice_tax_one_time_fees_and_totals(sandbox, book):
-    sb, _ = sandbox
+def test_invoice_tax_one_time_fees_and_totals(stripe_sandbox, book):
+    sb, _ = stripe_sandbox
     with_fee = book.invoices[book.invoices["one_time_minor"] > 0].iloc[0]
     got = _client(sb).v1.invoices.retrieve(with_fee.invoice_id)
     one_time = [line for line in got.lines.data if line.parent.type == "invoice_item_details"]
@@ -154,8 +164,8 @@ def test_invoice_tax_one_time_fees_and_totals(sandbox, book):
     assert got.attempt_count == with_fee.attempt_count and got.status == with_fee.status
 
 
-def test_expand_customer_discounts_and_coupon(sandbox, book):
-    sb, _ = sandbox
+def test_expand_customer_discounts_and_coupon(stripe_sandbox, book):
+    sb, _ = stripe_sandbox
     discounted = book.contracts[(book.contracts["discount_percent"] > 0)
                                 & (book.contracts["status"] == "active")].iloc[0]
     subs = _client(sb).v1.subscriptions.list({"customer": _customer_of(book, discounted.account_id), "limit": 100,
@@ -169,8 +179,8 @@ def test_expand_customer_discounts_and_coupon(sandbox, book):
     assert sub["items"].data[0].price.product.object == "product"
 
 
-def test_expanding_a_scalar_is_a_400_without_retry(sandbox):
-    sb, _ = sandbox
+def test_expanding_a_scalar_is_a_400_without_retry(stripe_sandbox):
+    sb, _ = stripe_sandbox
     with pytest.raises(stripe.InvalidRequestError) as err:
         _client(sb).v1.customers.list({"expand": ["data.metadata"]})
     assert err.value.http_status == 400
@@ -178,15 +188,15 @@ def test_expanding_a_scalar_is_a_400_without_retry(sandbox):
     assert err.value.headers["stripe-should-retry"] == "false"
 
 
-def test_limit_over_100_is_rejected(sandbox):
-    sb, _ = sandbox
+def test_limit_over_100_is_rejected(stripe_sandbox):
+    sb, _ = stripe_sandbox
     with pytest.raises(stripe.InvalidRequestError) as err:
         _client(sb).v1.invoices.list({"limit": 101})
     assert err.value.param == "limit"
 
 
-def test_events_keep_30_days_and_filter_by_type(sandbox, book, clock):
-    sb, emulator = sandbox
+def test_events_keep_30_days_and_filter_by_type(stripe_sandbox, book, clock):
+    sb, emulator = stripe_sandbox
     client = _client(sb)
     events = list(client.v1.events.list({"limit": 100}).auto_paging_iter())
     cutoff = int(clock().timestamp()) - 30 * 86_400
@@ -208,57 +218,62 @@ def test_events_keep_30_days_and_filter_by_type(sandbox, book, clock):
     assert {e.data.object.object for e in events if e.type.startswith("customer.subscription.")} == {"subscription"}
 
 
-def test_book_deleted_customers_are_gone_but_evented():
-    book = generate_book(accounts=300, seed=7)  # deletions are rare: this book has two
-    gone = book.accounts[book.accounts["deleted"] & (book.accounts["stripe_customer_id"] != "")]
-    assert not gone.empty
-    clock = Clock(datetime.combine(book.as_of, datetime.min.time(), tzinfo=timezone.utc))
-    sb, _ = _start(book, clock)
+def test_book_deleted_customers_are_gone_but_evented(book, clock):
+    # deletions are rare in generated books, so delete two billed accounts in a copy:
+    # one 2 days before as_of (evented and listed) and one 40 days before (past retention)
+    accounts = book.accounts.copy()
+    billed = accounts.index[accounts["stripe_customer_id"] != ""][:2]
+    accounts.loc[billed, "deleted"] = True
+    as_of = pd.Timestamp(book.as_of)
+    accounts.loc[billed, "deleted_at"] = [as_of - pd.Timedelta(days=2), as_of - pd.Timedelta(days=40)]
+    edited = dataclasses.replace(book, accounts=accounts)
+    gone = accounts.loc[billed]
+    sb, _ = _start(edited, clock)
     with sb:
-        _check_deleted(_client(sb), book, gone)
-        listed = {c.id for c in _client(sb).v1.customers.list({"limit": 100}).auto_paging_iter()}
-        assert listed == _live_customer_ids(book)
+        client = _client(sb)
+        for customer_id in gone["stripe_customer_id"]:
+            assert client.v1.customers.retrieve(customer_id).deleted is True
+        deletions = [e.data.object.id for e in client.v1.events.list({"type": "customer.deleted"})]
+        assert deletions == [gone.iloc[0].stripe_customer_id]
+        listed = {c.id for c in client.v1.customers.list({"limit": 100}).auto_paging_iter()}
+        assert listed == _live_customer_ids(edited) == _live_customer_ids(book) - set(gone["stripe_customer_id"])
 
 
-def _check_deleted(client, book, gone) -> None:
-    stub = client.v1.customers.retrieve(gone.iloc[0].stripe_customer_id)
-    assert stub.deleted is True
-    deletions = {e.data.object.id for e in client.v1.events.list({"type": "customer.deleted"}).auto_paging_iter()}
-    recent = gone[gone["deleted_at"].map(_unix) >= _unix(pd.Timestamp(book.as_of) - pd.Timedelta(days=29))]
-    assert set(recent["stripe_customer_id"]) <= deletions
+def test_legacy_shapes_by_flag(legacy_sandbox, book):
+    client = _client(legacy_sandbox)
+    sub = client.v1.subscriptions.list({"limit": 1}).data[0]
+    assert "current_period_end" in sub and "current_period_end" not in sub["items"].data[0]
+    with_fee = book.invoices[(book.invoices["one_time_minor"] > 0) & (book.invoices["tax_minor"] > 0)].iloc[0]
+    inv = client.v1.invoices.retrieve(with_fee.invoice_id)
+    assert "parent" not in inv and "total_taxes" not in inv
+    assert (inv.subscription, inv.tax) == (with_fee.subscription_id, with_fee.tax_minor)
+    assert [line.type for line in inv.lines.data][-1] == "invoiceitem"
+    assert {line.type for line in inv.lines.data[:-1]} == {"subscription"}
 
 
-def test_legacy_shapes_by_flag_and_by_stripe_version(book, clock):
-    sb, _ = _start(book, clock, legacy_shapes=True)
-    with sb:
-        sub = next(iter(_client(sb).v1.subscriptions.list({"limit": 1})))
-        assert "current_period_end" in sub and "current_period_end" not in sub["items"].data[0]
-        with_fee = book.invoices[(book.invoices["one_time_minor"] > 0) & (book.invoices["tax_minor"] > 0)].iloc[0]
-        inv = _client(sb).v1.invoices.retrieve(with_fee.invoice_id)
-        assert "parent" not in inv and "total_taxes" not in inv
-        assert (inv.subscription, inv.tax) == (with_fee.subscription_id, with_fee.tax_minor)
-        assert [line.type for line in inv.lines.data][-1] == "invoiceitem"
-        assert {line.type for line in inv.lines.data[:-1]} == {"subscription"}
-    sb, _ = _start(book, clock)
-    with sb:
-        old = _client(sb, version="2024-06-20").v1.subscriptions.list({"limit": 1}).data[0]
-        new = _client(sb).v1.subscriptions.list({"limit": 1}).data[0]
-        assert "current_period_end" in old and "current_period_end" not in new
-        assert new["items"].data[0].current_period_end == old.current_period_end
+def test_legacy_shapes_by_stripe_version_header(stripe_sandbox):
+    sb, _ = stripe_sandbox
+    old = _client(sb, version="2024-06-20").v1.subscriptions.list({"limit": 1}).data[0]
+    new = _client(sb).v1.subscriptions.list({"limit": 1}).data[0]
+    assert "current_period_end" in old and "current_period_end" not in new
+    assert new["items"].data[0].current_period_end == old.current_period_end
 
 
-def test_legacy_discount_is_one_object_with_its_coupon(book, clock):
-    discounted = book.contracts[(book.contracts["discount_percent"] > 0) & (book.contracts["status"] == "active")]
-    sb, _ = _start(book, clock, legacy_shapes=True)
-    with sb:
-        subs = _client(sb).v1.subscriptions.list({"limit": 100})
-        found = [s for s in subs.auto_paging_iter() if s.discount is not None]
-        assert {s.id for s in found} <= set(discounted["subscription_id"])
-        assert all(s.discount.coupon.object == "coupon" and s.discount.coupon.percent_off for s in found)
+def test_legacy_discount_is_one_object_with_its_coupon(legacy_sandbox, book):
+    live = book.contracts[(book.contracts["discount_percent"] > 0) & (book.contracts["status"] == "active")]
+    percent_of = dict(zip(live["subscription_id"], live["discount_percent"]))
+    subs = _client(legacy_sandbox).v1.subscriptions.list({"limit": 100}).auto_paging_iter()
+    found = {s.id: s.discount.coupon for s in subs if s.discount is not None}
+    assert found and set(found) <= set(percent_of)
+    assert {sub_id: coupon.percent_off for sub_id, coupon in found.items()} == \
+        {sub_id: percent_of[sub_id] for sub_id in found}
+    # the current expansion path does not exist in the 2024 shape, as on Stripe
+    with pytest.raises(stripe.InvalidRequestError):
+        _client(legacy_sandbox).v1.subscriptions.list({"expand": ["data.discounts.source.coupon"]})
 
 
-def test_wrong_api_key_is_401(sandbox):
-    sb, _ = sandbox
+def test_wrong_api_key_is_401(stripe_sandbox):
+    sb, _ = stripe_sandbox
     with pytest.raises(stripe.AuthenticationError) as err:
         _client(sb, api_key="sk_test_wrong_key_1234").v1.customers.list()
     assert err.value.http_status == 401
@@ -281,8 +296,8 @@ def test_rate_limit_25_per_second_with_should_retry(book):
         assert client.v1.products.list({"limit": 1}).data
 
 
-def test_injected_429_burst_is_retried_by_the_client(sandbox):
-    sb, _ = sandbox
+def test_injected_429_burst_is_retried_by_the_client(stripe_sandbox):
+    sb, _ = stripe_sandbox
     sb.set_faults("stripe", FaultConfig(rate_limit_burst=2))
     try:
         sb.clear_stats()
@@ -312,6 +327,43 @@ def test_idempotent_update_replays_and_emits_one_event(book, clock):
         with pytest.raises(stripe.IdempotencyError):
             client.v1.customers.update(customer_id, {"metadata": {"crm_account_id": "ACC-1"}},
                                        {"idempotency_key": "link-1"})
+
+
+@pytest.mark.parametrize("fault, error, status, retry_header", [
+    (FaultConfig(request_budget=0), stripe.RateLimitError, 429, "false"),
+    (FaultConfig(session_expiry_burst=1), stripe.AuthenticationError, 401, None),
+    (FaultConfig(server_error_burst=1), stripe.APIError, 500, None),
+])
+def test_fault_kinds_use_stripe_error_bodies(stripe_sandbox, fault, error, status, retry_header):
+    sb, _ = stripe_sandbox
+    sb.set_faults("stripe", fault)
+    try:
+        with pytest.raises(error) as err:
+            _client(sb).v1.customers.list({"limit": 1})
+        assert err.value.http_status == status
+        assert err.value.error.message and err.value.error.type
+        assert (err.value.headers or {}).get("stripe-should-retry") == retry_header
+    finally:
+        sb.set_faults("stripe", FaultConfig())
+
+
+def test_create_then_delete_customer(book, clock):
+    sb, _ = _start(book, clock)
+    with sb:
+        client = _client(sb)
+        made = client.v1.customers.create({"email": "ap@newco.example", "metadata": {"crm_account_id": "ACC-1"}})
+        assert client.v1.customers.list({"limit": 1}).data[0].id == made.id  # newest first
+        assert client.v1.customers.delete(made.id).deleted is True
+        assert made.id not in {c.id for c in client.v1.customers.list({"limit": 100}).auto_paging_iter()}
+        kinds = [e.type for e in client.v1.events.list({"limit": 2})]
+        assert kinds == ["customer.deleted", "customer.created"]  # same second: later write listed first
+
+
+def test_shared_sandbox_serves_the_book_prices(sandbox, sandbox_book):
+    client = stripe.StripeClient(sandbox.credentials["stripe"]["api_key"],
+                                 base_addresses={"api": sandbox.urls["stripe"]}, max_network_retries=3)
+    recurring = {p.id for p in client.v1.prices.list({"limit": 100, "type": "recurring"}).auto_paging_iter()}
+    assert recurring == set(sandbox_book.prices["price_id"])
 
 
 def _customer_of(book, account_id: str) -> str:
