@@ -156,10 +156,11 @@ def test_reactivations_and_discount_expiry_exist(book):
 
 def test_incremental_and_delete_fixtures(book):
     since = pd.Timestamp(AS_OF) - pd.Timedelta(days=3)
-    for name in ("accounts", "contacts", "opportunities", "tickets"):
+    for name in ("accounts", "contacts", "opportunities", "contracts", "tickets", "invoices", "subscriptions"):
         t = book.table(name)
         assert (t["updated_at"] >= since).any(), name
         assert (t["updated_at"] >= t["created_at"]).all(), name
+        assert (t["created_at"] <= pd.Timestamp(AS_OF) + pd.Timedelta(days=1)).all(), name
     for name in ("contacts", "tickets"):
         t = book.table(name)
         gone = t[t["deleted"]]

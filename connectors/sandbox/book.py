@@ -15,9 +15,11 @@ Conventions
 * Date columns (``*_date``, ``day``, ``issued_at``...) are ``datetime64[ns]`` at
   midnight; ``NaT`` means "none". Instants (``created_at``, ``updated_at``,
   ``deleted_at``, ticket times) are UTC ``datetime64[ns]`` without tz.
-* Every CRM/billing table has ``created_at``, ``updated_at``, ``deleted`` (bool) and
-  ``deleted_at``; some rows are updated in the last few days before ``as_of`` and a few
-  are deleted in the last week, so incremental syncs and delete handling have work.
+* Every table has ``created_at`` and ``updated_at``; some rows were updated in the last
+  three days before ``as_of`` so incremental syncs have work. CRM-side tables (accounts,
+  contacts, opportunities, contracts, tickets) also have ``deleted`` (bool) and
+  ``deleted_at``: a few contacts, tickets, lost opportunities and long-churned accounts
+  were deleted in the last week (contract lines never are).
 * Ids are stable strings: ``ACC-000001``, ``CON-…``, ``OPP-…``, ``CTR-…``,
   ``sub_…``, ``in_…``, ``cus_…``, ``price_…``, ``prod_…``, ``TKT-…``, ``NPS-…``.
 

@@ -119,7 +119,8 @@ def _invoices(rng, accounts: pd.DataFrame, lines: pd.DataFrame, as_of: dt.date) 
     inv.insert(1, "number", pd.Series(inv["stripe_customer_id"].str[-6:]).to_numpy(dtype=object) + "-"
                + (inv.groupby("_acct").cumcount() + 1).astype(str).str.zfill(4).to_numpy(dtype=object))
     inv["created_at"] = stamps(rng, issued)
-    inv["updated_at"] = np.where(inv["paid_at"].notna(), inv["paid_at"] + pd.Timedelta(hours=9), inv["created_at"])
+    paid_stamp = inv["paid_at"] + pd.Timedelta(hours=9)
+    inv["updated_at"] = np.where(inv["paid_at"].notna(), np.maximum(paid_stamp, inv["created_at"]), inv["created_at"])
     cols = ["invoice_id", "number", "account_id", "subscription_id", "stripe_customer_id", "currency",
             "period_start", "period_end", "issued_at", "due_at", "paid_at", "subscription_minor", "discount_minor",
             "one_time_minor", "one_time_description", "tax_minor", "total_minor", "status", "attempt_count",

@@ -99,83 +99,110 @@ def _seat_change(rng, qty: np.ndarray, up: bool) -> np.ndarray:
 
 def simulate(rng, seg, start, annual, seats0, h, window: int) -> History:
     """Run the monthly simulation; see the module docstring."""
-    n, months = len(seg), window + FUTURE_MONTHS
-    lines = _Lines()
-    alive = np.zeros(n, bool)
-    qty = np.zeros(n, np.int64)
-    term_start = np.zeros(n, np.int64)
-    run_start = np.full(n, -1, np.int64)
-    open_start = np.full(n, -1, np.int64)      # monthly accounts' open line
-    open_change = np.zeros(n, np.int64)
-    churned_at = np.full(n, -1, np.int64)
-    run = np.full(n, -1, np.int64)
-    churns: list[tuple[np.ndarray, int]] = []
-    risk = _risk(h)
-    grow = np.exp(0.5 * h)
-
-    def close_monthly(idx, k):
-        lines.add(idx, open_start[idx], k, qty[idx], open_change[idx], run[idx])
-
-    def open_run(idx, k, change):
-        alive[idx], run_start[idx], term_start[idx] = True, k, k
-        run[idx] += 1
-        ann, mon = idx[annual[idx]], idx[~annual[idx]]
-        lines.add(ann, k, k + 12, qty[ann], change, run[ann])
-        open_start[mon], open_change[mon] = k, change
-
+    sim = _Sim(rng, seg, annual, seats0, h)
+    months = window + FUTURE_MONTHS
     for k in range(months):
-        u = rng.random((4, n))
-        starting = np.flatnonzero(start == k)
-        qty[starting] = seats0[starting]
-        open_run(starting, k, NEW)
+        u = rng.random((4, len(seg)))
+        sim.start(np.flatnonzero(start == k), k)
+        churn_ann, at_renewal = sim.renew_annual(k, u)
+        sim.add_seats_midterm(k, u, at_renewal)
+        churn_mon = sim.step_monthly(k, u)
+        sim.churn(np.concatenate([churn_mon, churn_ann]), k)
+        sim.reactivate(k, u)
+    sim.close_open_lines()
+    return _history(rng, sim.lines, sim.churns, seg, months, window, len(seg))
 
-        # annual renewals
-        at_renewal = alive & annual & (k > term_start) & ((k - term_start) % 12 == 0)
-        first = (k - run_start) == 12
-        p_churn = np.minimum(0.9, RENEWAL_CHURN[seg] * risk * np.where(first, 1.4, 1.0))
-        churn_ann = at_renewal & (u[0] < p_churn)
-        renew = np.flatnonzero(at_renewal & ~churn_ann)
+
+class _Sim:
+    """Per-account state arrays and the monthly transitions acting on all accounts at once."""
+
+    def __init__(self, rng, seg, annual, seats0, h) -> None:
+        n = len(seg)
+        self.rng, self.seg, self.annual, self.seats0 = rng, seg, annual, seats0
+        self.risk, self.grow = _risk(h), np.exp(0.5 * h)
+        self.lines = _Lines()
+        self.churns: list[tuple[np.ndarray, int]] = []
+        self.alive = np.zeros(n, bool)
+        self.qty = np.zeros(n, np.int64)
+        self.term_start = np.zeros(n, np.int64)
+        self.run_start = np.full(n, -1, np.int64)
+        self.open_start = np.full(n, -1, np.int64)     # monthly accounts' open line
+        self.open_change = np.zeros(n, np.int64)
+        self.churned_at = np.full(n, -1, np.int64)
+        self.run = np.full(n, -1, np.int64)
+
+    def _open_run(self, idx, k, change) -> None:
+        """Start a paying run: annual accounts get a 12-month line, monthly an open one."""
+        self.alive[idx], self.run_start[idx], self.term_start[idx] = True, k, k
+        self.run[idx] += 1
+        ann, mon = idx[self.annual[idx]], idx[~self.annual[idx]]
+        self.lines.add(ann, k, k + 12, self.qty[ann], change, self.run[ann])
+        self.open_start[mon], self.open_change[mon] = k, change
+
+    def _close_monthly(self, idx, k) -> None:
+        self.lines.add(idx, self.open_start[idx], k, self.qty[idx], self.open_change[idx], self.run[idx])
+
+    def start(self, idx, k) -> None:
+        self.qty[idx] = self.seats0[idx]
+        self._open_run(idx, k, NEW)
+
+    def renew_annual(self, k, u):
+        """At each anniversary: churn, or renew flat / with more seats / with fewer seats."""
+        seg, grow = self.seg, self.grow
+        at_renewal = self.alive & self.annual & (k > self.term_start) & ((k - self.term_start) % 12 == 0)
+        first = (k - self.run_start) == 12
+        p_churn = np.minimum(0.9, RENEWAL_CHURN[seg] * self.risk * np.where(first, 1.4, 1.0))
+        churn = at_renewal & (u[0] < p_churn)
+        renew = np.flatnonzero(at_renewal & ~churn)
         down = renew[u[1, renew] < RENEWAL_DOWN[seg[renew]] / grow[renew]]
-        up = renew[(u[1, renew] > 1 - RENEWAL_UP[seg[renew]] * grow[renew])]
-        qty[down] = _seat_change(rng, qty[down], up=False)
-        qty[up] = _seat_change(rng, qty[up], up=True)
-        change = np.full(len(renew), RENEWAL)
-        change[np.isin(renew, down)] = DOWNGRADE
-        lines.add(renew, k, k + 12, qty[renew], change, run[renew])
-        term_start[renew] = k
+        up = renew[u[1, renew] > 1 - RENEWAL_UP[seg[renew]] * grow[renew]]
+        self.qty[down] = _seat_change(self.rng, self.qty[down], up=False)
+        self.qty[up] = _seat_change(self.rng, self.qty[up], up=True)
+        change = np.where(np.isin(renew, down), DOWNGRADE, RENEWAL)
+        self.lines.add(renew, k, k + 12, self.qty[renew], change, self.run[renew])
+        self.term_start[renew] = k
+        return np.flatnonzero(churn), at_renewal
 
-        # annual mid-term add-on seats, co-termed with the current term
-        mid = np.flatnonzero(alive & annual & ~at_renewal & (k > run_start) & (u[2] < MIDTERM_UP[seg] * grow))
-        extra = _seat_change(rng, qty[mid], up=True) - qty[mid]
-        lines.add(mid, k, term_start[mid] + 12, extra, UPSELL, run[mid])
-        qty[mid] += extra
+    def add_seats_midterm(self, k, u, at_renewal) -> None:
+        """Annual add-on seats bought mid-term, co-termed with the current term."""
+        mid = np.flatnonzero(self.alive & self.annual & ~at_renewal & (k > self.run_start)
+                             & (u[2] < MIDTERM_UP[self.seg] * self.grow))
+        extra = _seat_change(self.rng, self.qty[mid], up=True) - self.qty[mid]
+        self.lines.add(mid, k, self.term_start[mid] + 12, extra, UPSELL, self.run[mid])
+        self.qty[mid] += extra
 
-        # monthly accounts: churn or change seats
-        monthly = alive & ~annual & (k > run_start)
-        early = (k - run_start) <= 6
-        churn_mon = monthly & (u[0] < np.minimum(0.9, MONTHLY_CHURN[seg] * risk * np.where(early, 3.0, 1.0)))
-        changing = monthly & ~churn_mon
-        m_up = np.flatnonzero(changing & (u[1] < MONTHLY_UP[seg] * grow))
-        m_down = np.flatnonzero(changing & (u[1] > 1 - MONTHLY_DOWN[seg] / grow) & (qty > 1))
-        for idx, is_up in ((m_up, True), (m_down, False)):
-            close_monthly(idx, k)
-            qty[idx] = _seat_change(rng, qty[idx], up=is_up)
-            open_start[idx], open_change[idx] = k, UPSELL if is_up else DOWNGRADE
-        gone = np.flatnonzero(churn_mon)
-        close_monthly(gone, k)
-        gone = np.concatenate([gone, np.flatnonzero(churn_ann)])
-        alive[gone], churned_at[gone] = False, k
-        churns.append((gone, k))
+    def step_monthly(self, k, u) -> np.ndarray:
+        """Monthly accounts churn (3× hazard in the first six months) or change seats."""
+        seg = self.seg
+        monthly = self.alive & ~self.annual & (k > self.run_start)
+        early = (k - self.run_start) <= 6
+        churn = monthly & (u[0] < np.minimum(0.9, MONTHLY_CHURN[seg] * self.risk * np.where(early, 3.0, 1.0)))
+        changing = monthly & ~churn
+        ups = np.flatnonzero(changing & (u[1] < MONTHLY_UP[seg] * self.grow))
+        downs = np.flatnonzero(changing & (u[1] > 1 - MONTHLY_DOWN[seg] / self.grow) & (self.qty > 1))
+        for idx, is_up in ((ups, True), (downs, False)):
+            self._close_monthly(idx, k)
+            self.qty[idx] = _seat_change(self.rng, self.qty[idx], up=is_up)
+            self.open_start[idx], self.open_change[idx] = k, UPSELL if is_up else DOWNGRADE
+        gone = np.flatnonzero(churn)
+        self._close_monthly(gone, k)
+        return gone
 
-        # reactivations
-        back = np.flatnonzero(~alive & (churned_at >= 0) & (k - churned_at >= 3) & (u[3] < REACTIVATE))
-        qty[back] = np.maximum(1, np.rint(seats0[back] * rng.uniform(0.6, 1.1, len(back)))).astype(np.int64)
-        churned_at[back] = -1
-        open_run(back, k, REACTIVATION)
+    def churn(self, idx, k) -> None:
+        self.alive[idx], self.churned_at[idx] = False, k
+        self.churns.append((idx, k))
 
-    still_open = np.flatnonzero(alive & ~annual)
-    lines.add(still_open, open_start[still_open], -1, qty[still_open], open_change[still_open], run[still_open])
-    return _history(rng, lines, churns, seg, months, window, n)
+    def reactivate(self, k, u) -> None:
+        """Churned accounts may come back after three months, at 60–110% of first seats."""
+        back = np.flatnonzero(~self.alive & (self.churned_at >= 0) & (k - self.churned_at >= 3) & (u[3] < REACTIVATE))
+        scale = self.rng.uniform(0.6, 1.1, len(back))
+        self.qty[back] = np.maximum(1, np.rint(self.seats0[back] * scale)).astype(np.int64)
+        self.churned_at[back] = -1
+        self._open_run(back, k, REACTIVATION)
+
+    def close_open_lines(self) -> None:
+        still = np.flatnonzero(self.alive & ~self.annual)
+        self.lines.add(still, self.open_start[still], -1, self.qty[still], self.open_change[still], self.run[still])
 
 
 def _history(rng, lines: _Lines, churns, seg, months: int, window: int, n: int) -> History:

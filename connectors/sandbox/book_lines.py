@@ -15,7 +15,7 @@ import pandas as pd
 
 from connectors.sandbox import book_catalog as cat
 from connectors.sandbox.book_history import CHANGES, NEW, RENEWAL, History
-from connectors.sandbox.book_util import DAY, event_dates, ids, to_ns
+from connectors.sandbox.book_util import DAY, event_dates, ids, stamps, to_ns, updated_and_deleted
 from engine.records import CHURN_REASON_CATEGORIES
 
 DISCOUNT_SHARE = 0.2
@@ -63,6 +63,7 @@ def contract_lines(rng, hist: History, accounts: pd.DataFrame, d: dict, starts: 
     lines.insert(0, "contract_id", ids("CTR-", np.arange(1, len(lines) + 1), 7))
     churn = _churn_events(hist, d, starts, accounts, today)
     lines["status"] = _line_status(lines, churn, today)
+    _line_stamps(rng, lines, as_of)
     _account_state(accounts, lines, churn, d, today)
     profile = _profile(accounts, d, churn, today)
     return lines, churn, profile
@@ -105,10 +106,21 @@ def _line_status(lines: pd.DataFrame, churn: pd.DataFrame, today) -> np.ndarray:
     t = np.datetime64(today, "ns")
     active = (lines["start_date"].to_numpy() <= t) & (lines["end_date"].isna().to_numpy() | (lines["end_date"].to_numpy() >= t))
     past = churn[~churn["future"]]
-    keys = set(zip(past["_acct"].to_numpy(), past["day"].to_numpy().astype("datetime64[D]")))
-    nxt = (lines["end_date"].to_numpy().astype("datetime64[D]") + DAY)
-    churned = np.array([(a, e) in keys for a, e in zip(lines["_acct"].to_numpy(), nxt)], dtype=bool)
+    keys = pd.MultiIndex.from_arrays([past["_acct"], past["day"]])
+    nxt = pd.MultiIndex.from_arrays([lines["_acct"], lines["end_date"] + pd.Timedelta(days=1)])
+    churned = nxt.isin(keys)
     return np.where(active, "active", np.where(churned, "churned", "ended")).astype(object)
+
+
+def _line_stamps(rng, lines: pd.DataFrame, as_of: dt.date) -> None:
+    """Booked a few days before service starts; touched since (some in the last 3 days).
+    Contract lines are never deleted: a deleted line would silently rewrite revenue history."""
+    start = lines["start_date"].to_numpy().astype("datetime64[D]")
+    created = np.minimum(stamps(rng, start - rng.integers(1, 15, len(lines)).astype("timedelta64[D]")),
+                         np.datetime64(as_of, "ns"))
+    upd, _, _ = updated_and_deleted(rng, created, as_of, 0.03, 0.0)
+    lines["created_at"], lines["updated_at"] = created, upd
+    lines["deleted"], lines["deleted_at"] = False, pd.NaT
 
 
 def _account_state(accounts: pd.DataFrame, lines: pd.DataFrame, churn: pd.DataFrame, d: dict, today) -> None:
