@@ -23,7 +23,7 @@ from typing import Any
 
 import ibis
 
-from engine.revenue.mrr import SUM_MONEY, first_paid, prepare_lines, snapshots
+from engine.revenue.mrr import SUM_MONEY, prepare_lines
 from engine.revenue.periods import last_month_end_on_or_before, month_end, month_label, quarter_label
 from engine.revenue.retention import ratio
 from engine.settings import RevenueSettings
@@ -97,20 +97,60 @@ class CohortMatrix:
         ]
 
 
+def _paid_spans(lines: ibis.Table, as_of_k: int) -> ibis.Table:
+    """Paid lines up to as_of_k with the account's first month ``f`` and an ``island`` number.
+
+    Consecutive or overlapping lines of an account form one island (a stretch of
+    month-ends with MRR > 0); a gap of at least one month-end starts a new island.
+    """
+    pos = lines.filter((lines.mrr > 0) & (lines.first_k <= lines.last_k) & (lines.first_k <= as_of_k))
+    pos = pos.select("account_id", "mrr", a="first_k", b=ibis.least(pos.last_k, as_of_k))
+    ordered = ibis.window(group_by="account_id", order_by=["a", "b"], rows=(None, -1))
+    pos = pos.mutate(prev_b=pos.b.max().over(ordered), f=pos.a.min().over(group_by="account_id"))
+    starts = ibis.cases((pos.prev_b.isnull() | (pos.a > pos.prev_b + 1), 1), else_=0)
+    running = ibis.window(group_by="account_id", order_by=["a", "b"], rows=(None, 0))
+    return pos.mutate(island=starts.sum().over(running))
+
+
+def _edges(rows: ibis.Table, as_of_k: int, *carry: str) -> ibis.Table:
+    """Where a span starts (sign +1 at offset a−f) and ends (sign −1 at offset b+1−f, if ≤ as_of_k)."""
+    up = rows.select("f", *carry, offset=rows.a - rows.f, sign=ibis.literal(1, "int64"))
+    ended = rows.filter(rows.b < as_of_k)
+    down = ended.select("f", *carry, offset=ended.b + 1 - ended.f, sign=ibis.literal(-1, "int64"))
+    return ibis.union(up, down, distinct=False)
+
+
 def monthly_cells(lines: ibis.Table, as_of_k: int, first_k: int | None = None) -> dict[tuple[int, int], tuple[Decimal, int]]:
-    """{(first month f, offset o): (Σ MRR, #accounts with MRR)} for monthly cohorts up to as_of_k."""
-    paid = first_paid(lines)
-    paid = paid.filter(paid.first_k.notnull() & (paid.first_k <= as_of_k))
-    if first_k is None:
-        first_k = paid.first_k.min().to_pyarrow().as_py()
-        if first_k is None:
-            return {}
-    paid = paid.filter(paid.first_k >= first_k).select("account_id", f="first_k")
-    snap = snapshots(lines, list(range(first_k, as_of_k + 1)))
-    j = snap.join(paid, "account_id")
-    j = j.mutate(offset=j.k - j.f)
-    agg = j.group_by(["f", "offset"]).aggregate(mrr=j.mrr.sum().cast(SUM_MONEY), accounts=j.account_id.count())
-    return {(r["f"], r["offset"]): (Decimal(r["mrr"]), r["accounts"]) for r in agg.to_pyarrow().to_pylist()}
+    """{(first month f, offset o): (Σ MRR, #accounts with MRR)} for monthly cohorts up to as_of_k.
+
+    Computed from changes only: each paid line adds its MRR from its first month-end to
+    its last, each island of an account adds one logo over its span; the running sums
+    of these deltas over the offsets give every cell without a dense account×month grid.
+    """
+    spans = _paid_spans(lines, as_of_k)
+    if first_k is not None:
+        spans = spans.filter(spans.f >= first_k)
+    islands = spans.group_by(["account_id", "island"]).aggregate(f=spans.f.min(), a=spans.a.min(), b=spans.b.max())
+    zero = ibis.literal(0, "int64")
+    revenue = _edges(spans, as_of_k, "mrr").mutate(logo=zero)
+    logos = _edges(islands.mutate(mrr=ibis.literal(0).cast(SUM_MONEY)), as_of_k, "mrr").mutate(logo=ibis.literal(1, "int64"))
+    edges = ibis.union(revenue.mutate(mrr=revenue.mrr.cast(SUM_MONEY)), logos, distinct=False)
+    signed = ibis.cases((edges.sign > 0, edges.mrr), else_=-edges.mrr).cast(SUM_MONEY)
+    agg = edges.group_by(["f", "offset"]).aggregate(d_mrr=signed.sum().cast(SUM_MONEY), d_n=(edges.sign * edges.logo).sum())
+    return _running(agg.to_pyarrow().to_pylist(), as_of_k)
+
+
+def _running(deltas: list[dict], as_of_k: int) -> dict[tuple[int, int], tuple[Decimal, int]]:
+    """Running sums of the (f, offset) deltas over offsets 0 .. as_of_k − f."""
+    by_cell = {(r["f"], r["offset"]): (Decimal(r["d_mrr"]), int(r["d_n"])) for r in deltas}
+    cells = {}
+    for f in sorted({f for f, _ in by_cell}):
+        mrr, n = Decimal(0), 0
+        for offset in range(0, as_of_k - f + 1):
+            d_mrr, d_n = by_cell.get((f, offset), (Decimal(0), 0))
+            mrr, n = mrr + d_mrr, n + d_n
+            cells[(f, offset)] = (mrr, n)
+    return cells
 
 
 def _cohort(label: str, starts: list[int], cells: dict, as_of_k: int) -> Cohort:
