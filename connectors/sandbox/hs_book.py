@@ -14,10 +14,10 @@ import datetime as dt
 import re
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from connectors.sandbox.hs_data import HsObject, Owner, Portal
-from connectors.sandbox.hs_schema import iso
 
 ID_BASES = {"companies": 20_000_000_000, "deals": 30_000_000_000, "tickets": 40_000_000_000,
             "contacts": 50_000_000_000}
@@ -43,40 +43,69 @@ def project_book(book) -> Portal:
     portal = Portal()
     owners = _add_owners(portal, book.accounts)
     companies = _add_companies(portal, book.accounts, owners)
-    contacts = _add_contacts(portal, book.contacts, companies, owners)
+    contacts = _add_contacts(portal, book.contacts, companies)
     champions = dict(zip(book.accounts["account_id"], book.accounts["champion_contact_id"]))
-    _add_deals(portal, book.opportunities, book.accounts, companies, contacts, champions, owners)
+    _add_deals(portal, _with_accounts(book.opportunities, book.accounts), companies, contacts, champions, owners)
     _add_tickets(portal, book.tickets, companies, contacts)
     return portal
 
 
-def _stamp(value) -> dt.datetime | None:
-    """A book timestamp (naive UTC) as an aware datetime; ``None`` for NaT."""
-    if value is None or pd.isna(value):
-        return None
-    return pd.Timestamp(value).to_pydatetime(warn=False).replace(tzinfo=dt.timezone.utc)
+# Column converters: whole columns at once, ``None`` wherever HubSpot would have no value.
+
+def _ids(type_name: str, keys: pd.Series) -> list[int]:
+    digits = keys.astype(str).str.replace(r"\D", "", regex=True)
+    if (digits == "").any():
+        bad = keys[digits == ""].iloc[0]
+        raise ValueError(f"book id {bad!r} has no number to derive a HubSpot {type_name} id from")
+    return (ID_BASES[type_name] + digits.astype("int64")).tolist()
 
 
-def _day(value) -> str | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+def _text(values: pd.Series) -> list:
+    values = values.astype(object)
+    return values.where(values.notna() & (values.astype(str) != ""), None).tolist()
 
 
-def _money(minor: int) -> str:
+def _whole(values: pd.Series) -> list:
+    return [None if pd.isna(v) else str(int(v)) for v in values.tolist()]
+
+
+def _days(values: pd.Series) -> list:
+    values = pd.to_datetime(values)
+    return values.dt.strftime("%Y-%m-%d").astype(object).where(values.notna(), None).tolist()
+
+
+def _instants(values: pd.Series) -> pd.Series:
+    """Book instants (naive UTC, sub-millisecond digits) as aware UTC at HubSpot's millisecond precision."""
+    return pd.to_datetime(values).dt.floor("ms").dt.tz_localize("UTC")
+
+
+def _isos(values: pd.Series) -> list:
+    text = values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:23] + "Z"
+    return text.astype(object).where(values.notna(), None).tolist()
+
+
+def _money(minor) -> str:
     """Minor units as HubSpot's plain decimal string (``1234.5``, ``12000``)."""
     return format((Decimal(int(minor)) / 100).normalize(), "f")
 
 
-def _new(portal: Portal, type_name: str, object_id: int, props: dict, row: dict) -> HsObject:
-    """Store one object; empty values are left out, as HubSpot leaves unset properties out."""
-    created, updated = _stamp(row["created_at"]), _stamp(row.get("updated_at")) or _stamp(row["created_at"])
-    values = {k: str(v) for k, v in props.items() if v is not None and v != "" and not pd.isna(v)}
-    values.update(createdate=iso(created), hs_lastmodifieddate=iso(updated))
+def _store(portal: Portal, type_name: str, ids: list[int], columns: dict[str, list], frame: pd.DataFrame) -> None:
+    """Add one object per row: ``columns`` are its property values (``None`` = unset)."""
+    created = _instants(frame["created_at"])
+    updated = _instants(frame["updated_at"]).fillna(created) if "updated_at" in frame else created
+    deleted = frame["deleted"].tolist() if "deleted" in frame else [False] * len(frame)
+    gone = _instants(frame["deleted_at"]).fillna(updated) if "deleted_at" in frame else updated
+    stamps = {"createdate": _isos(created), "hs_lastmodifieddate": _isos(updated)}
     if type_name == "contacts":
-        values["lastmodifieddate"] = iso(updated)
-    deleted = bool(row.get("deleted", False))
-    obj = HsObject(object_id, values, created, updated, archived=deleted,
-                   archived_at=(_stamp(row.get("deleted_at")) or updated) if deleted else None)
-    return portal.add(type_name, obj)
+        stamps["lastmodifieddate"] = stamps["hs_lastmodifieddate"]
+    columns = {**columns, **stamps}
+    made, changed, removed = (list(v.dt.to_pydatetime()) for v in (created, updated, gone))
+    objs = []
+    for i, object_id in enumerate(ids):
+        props = {name: values[i] for name, values in columns.items() if values[i] is not None}
+        objs.append(HsObject(object_id, props, made[i], changed[i], archived=bool(deleted[i]),
+                             archived_at=removed[i] if deleted[i] else None))
+    portal.load(type_name, objs)
 
 
 def _add_owners(portal: Portal, accounts: pd.DataFrame) -> dict[str, int]:
@@ -89,8 +118,7 @@ def _add_owners(portal: Portal, accounts: pd.DataFrame) -> dict[str, int]:
                                    dt.datetime(2023, 1, 2, tzinfo=dt.timezone.utc)))
         ids[name] = OWNER_BASE + k
     for type_name in portal.properties:
-        portal.properties[type_name]["hubspot_owner_id"].options = [
-            (str(i), name) for name, i in ids.items()]
+        portal.properties[type_name]["hubspot_owner_id"].options = [(str(i), name) for name, i in ids.items()]
     return ids
 
 
@@ -101,82 +129,86 @@ def _industry_code(label: str) -> str:
 def _add_companies(portal: Portal, accounts: pd.DataFrame, owners: dict[str, int]) -> dict[str, int]:
     labels = sorted(accounts["industry"].dropna().unique())
     portal.properties["companies"]["industry"].options = [(_industry_code(x), x) for x in labels]
-    ids = {}
-    for row in accounts.to_dict("records"):
-        object_id = hubspot_id("companies", row["account_id"])
-        _new(portal, "companies", object_id, {
-            "name": row["name"], "domain": row["domain"], "industry": _industry_code(row["industry"]),
-            "numberofemployees": row["employees"], "country": row["country"],
-            "lifecyclestage": "customer" if row["status"] == "active" else "other",
-            "hubspot_owner_id": owners.get(row["owner"]), "account_id": row["account_id"],
-            "segment": row["segment"], "icp_tier": row["icp_tier"], "licensed_seats": row["licensed_seats"],
-            "plan": row["plan"], "plan_limit": row["plan_limit"], "customer_since": _day(row["customer_since"]),
-        }, row)
-        ids[row["account_id"]] = object_id
-    return ids
+    ids = _ids("companies", accounts["account_id"])
+    _store(portal, "companies", ids, {
+        "name": _text(accounts["name"]), "domain": _text(accounts["domain"]),
+        "industry": _text(accounts["industry"].map(_industry_code)),
+        "numberofemployees": _whole(accounts["employees"]), "country": _text(accounts["country"]),
+        "lifecyclestage": _text(accounts["status"].map({"active": "customer"}).fillna("other")),
+        "hubspot_owner_id": _whole(accounts["owner"].map(owners)), "account_id": _text(accounts["account_id"]),
+        "segment": _text(accounts["segment"]), "icp_tier": _text(accounts["icp_tier"]),
+        "licensed_seats": _whole(accounts["licensed_seats"]), "plan": _text(accounts["plan"]),
+        "plan_limit": _whole(accounts["plan_limit"]), "customer_since": _days(accounts["customer_since"]),
+    }, accounts)
+    return dict(zip(accounts["account_id"], ids))
 
 
-def _add_contacts(portal: Portal, contacts: pd.DataFrame, companies: dict[str, int],
-                  owners: dict[str, int]) -> dict[str, int]:
-    ids = {}
-    for row in contacts.to_dict("records"):
-        object_id, company = hubspot_id("contacts", row["contact_id"]), companies.get(row["account_id"])
-        _new(portal, "contacts", object_id, {
-            "email": row["email"], "firstname": row["first_name"], "lastname": row["last_name"],
-            "jobtitle": row["title"], "phone": row["phone"], "associatedcompanyid": company,
-            "hs_buying_role": BUYING_ROLES.get(row["role"]), "product_user_id": row["user_id"],
-        }, row)
-        if company is not None:
-            portal.associate("contacts", object_id, "companies", company, primary=True)
-        ids[row["contact_id"]] = object_id
-    return ids
+def _add_contacts(portal: Portal, contacts: pd.DataFrame, companies: dict[str, int]) -> dict[str, int]:
+    ids, company = _ids("contacts", contacts["contact_id"]), contacts["account_id"].map(companies)
+    _store(portal, "contacts", ids, {
+        "email": _text(contacts["email"]), "firstname": _text(contacts["first_name"]),
+        "lastname": _text(contacts["last_name"]), "jobtitle": _text(contacts["title"]),
+        "phone": _text(contacts["phone"]), "associatedcompanyid": _whole(company),
+        "hs_buying_role": _text(contacts["role"].map(BUYING_ROLES)), "product_user_id": _text(contacts["user_id"]),
+    }, contacts)
+    for object_id, company_id in zip(ids, company.tolist()):
+        if not pd.isna(company_id):
+            portal.associate("contacts", object_id, "companies", int(company_id), primary=True)
+    return dict(zip(contacts["contact_id"], ids))
 
 
-def _deal_props(row: dict, owners: dict[str, int]) -> dict:
-    won, change = bool(row["is_won"]), CHANGES.get(row["type"], "new")
-    props = {
-        "dealname": row["name"], "amount": _money(row["amount_minor"]),
-        "closedate": f"{_day(row['close_date'])}T00:00:00.000Z", "pipeline": "default",
-        "dealstage": "closedwon" if won else "closedlost",
-        "dealtype": "newbusiness" if change == "new" else "existingbusiness",
-        "deal_currency_code": row["currency"], "contract_change": change,
-        "contract_start_date": _day(row["contract_start"]) if won else None,
-        "contract_end_date": _day(row["contract_end"]) if won else None,
-        "term_months": row["term_months"], "closed_lost_reason": row["loss_reason"],
-        "closed_lost_detail": row["loss_detail"], "hubspot_owner_id": owners.get(row["owner"]),
+def _with_accounts(opps: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    if "account_id" in opps:
+        return opps
+    # books that keep the account as a row position (``_acct``) instead of its id
+    return opps.assign(account_id=accounts["account_id"].to_numpy()[opps["_acct"].to_numpy()])
+
+
+def _deal_columns(opps: pd.DataFrame, ids: list[int], owners: dict[str, int]) -> dict[str, list]:
+    won, change = opps["is_won"].astype(bool), opps["type"].map(CHANGES).fillna("new")
+    # HubSpot fills MRR/ARR from line items; about two in three won deals have them here.
+    with_mrr = won & (np.asarray(ids) % 3 != 0)
+    minor = opps["amount_minor"].astype("int64")
+    return {
+        "dealname": _text(opps["name"]), "amount": [_money(m) for m in minor.tolist()],
+        "closedate": [d and f"{d}T00:00:00.000Z" for d in _days(opps["close_date"])], "pipeline": ["default"] * len(ids),
+        "dealstage": _text(won.map({True: "closedwon", False: "closedlost"})),
+        "dealtype": _text(change.map(lambda c: "newbusiness" if c == "new" else "existingbusiness")),
+        "deal_currency_code": _text(opps["currency"]), "contract_change": _text(change),
+        "contract_start_date": _days(opps["contract_start"].where(won)),
+        "contract_end_date": _days(opps["contract_end"].where(won)), "term_months": _whole(opps["term_months"]),
+        "closed_lost_reason": _text(opps["loss_reason"]), "closed_lost_detail": _text(opps["loss_detail"]),
+        "hubspot_owner_id": _whole(opps["owner"].map(owners)),
+        "hs_mrr": [_money(m // 12) if w else None for m, w in zip(minor.tolist(), with_mrr.tolist())],
+        "hs_arr": [_money(m) if w else None for m, w in zip(minor.tolist(), with_mrr.tolist())],
     }
-    if won and hubspot_id("deals", row["opportunity_id"]) % 3:  # HubSpot fills MRR only when line items exist
-        props.update(hs_mrr=_money(int(row["amount_minor"]) // 12), hs_arr=_money(row["amount_minor"]))
-    return props
 
 
-def _add_deals(portal: Portal, opps: pd.DataFrame, accounts: pd.DataFrame, companies: dict[str, int],
-               contacts: dict[str, int], champions: dict[str, str], owners: dict[str, int]) -> None:
-    if "account_id" not in opps:  # older books keep the account as a row position
-        opps = opps.assign(account_id=accounts["account_id"].to_numpy()[opps["_acct"].to_numpy()])
-    for row in opps.to_dict("records"):
-        object_id = hubspot_id("deals", row["opportunity_id"])
-        _new(portal, "deals", object_id, _deal_props(row, owners), row)
-        if row["account_id"] in companies:
-            portal.associate("deals", object_id, "companies", companies[row["account_id"]], primary=True)
-        champion = contacts.get(champions.get(row["account_id"], ""))
+def _add_deals(portal: Portal, opps: pd.DataFrame, companies: dict[str, int], contacts: dict[str, int],
+               champions: dict[str, str], owners: dict[str, int]) -> None:
+    ids = _ids("deals", opps["opportunity_id"])
+    _store(portal, "deals", ids, _deal_columns(opps, ids, owners), opps)
+    for object_id, account in zip(ids, opps["account_id"].tolist()):
+        if account in companies:
+            portal.associate("deals", object_id, "companies", companies[account], primary=True)
+        champion = contacts.get(champions.get(account, ""))
         if champion is not None:
             portal.associate("deals", object_id, "contacts", champion)
 
 
 def _add_tickets(portal: Portal, tickets: pd.DataFrame, companies: dict[str, int], contacts: dict[str, int]) -> None:
-    for row in tickets.to_dict("records"):
-        object_id = hubspot_id("tickets", row["ticket_id"])
-        csat = row.get("csat")
-        _new(portal, "tickets", object_id, {
-            "subject": row["subject"], "content": row["body"], "hs_pipeline": "0",
-            "hs_pipeline_stage": STAGES.get(row["status"], "1"),
-            "hs_ticket_priority": PRIORITIES.get(row["priority"], "MEDIUM"),
-            "hs_ticket_category": CATEGORIES.get(row["category"]),
-            "closed_date": iso(_stamp(row["closed_at"])) if _stamp(row["closed_at"]) else None,
-            "csat_score": None if csat is None or pd.isna(csat) else format(Decimal(str(csat)).normalize(), "f"),
-        }, row)
-        if row["account_id"] in companies:
-            portal.associate("tickets", object_id, "companies", companies[row["account_id"]], primary=True)
-        if row.get("contact_id") in contacts:
-            portal.associate("tickets", object_id, "contacts", contacts[row["contact_id"]])
+    ids = _ids("tickets", tickets["ticket_id"])
+    csat = tickets["csat"] if "csat" in tickets else pd.Series(np.nan, index=tickets.index)
+    _store(portal, "tickets", ids, {
+        "subject": _text(tickets["subject"]), "content": _text(tickets["body"]), "hs_pipeline": ["0"] * len(ids),
+        "hs_pipeline_stage": _text(tickets["status"].map(STAGES).fillna("1")),
+        "hs_ticket_priority": _text(tickets["priority"].map(PRIORITIES).fillna("MEDIUM")),
+        "hs_ticket_category": _text(tickets["category"].map(CATEGORIES)),
+        "closed_date": _isos(_instants(tickets["closed_at"])),
+        "csat_score": [None if pd.isna(v) else format(Decimal(str(v)).normalize(), "f") for v in csat.tolist()],
+    }, tickets)
+    for object_id, account, contact in zip(ids, tickets["account_id"].tolist(), tickets["contact_id"].tolist()):
+        if account in companies:
+            portal.associate("tickets", object_id, "companies", companies[account], primary=True)
+        if contact in contacts:
+            portal.associate("tickets", object_id, "contacts", contacts[contact])

@@ -93,6 +93,17 @@ class Portal:
         self.version += 1
         return obj
 
+    def load(self, type_name: str, objs: list[HsObject]) -> None:
+        """Store many new objects at once (the book projection); ids must be new and unique."""
+        table = self.objects[type_name]
+        for obj in objs:
+            if obj.id in table:
+                raise ValueError(f"duplicate {type_name} id {obj.id}")
+            table[obj.id] = obj
+            obj.props["hs_object_id"] = str(obj.id)
+        self.order[type_name] = sorted(table)
+        self.version += 1
+
     def get(self, type_name: str, object_id: str | int, archived: bool = False) -> HsObject | None:
         """The object with ``object_id`` when its archived flag matches, else ``None``."""
         try:
