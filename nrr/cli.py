@@ -20,6 +20,7 @@ from nrr.errors import NrrError
 #: Modules under nrr.commands whose ``register(group)`` adds commands.
 COMMAND_MODULES: tuple[str, ...] = (
     "core",
+    "sandbox",
 )
 
 #: Exception types reported as one clear line (plus their exit code).

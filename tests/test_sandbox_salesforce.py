@@ -38,7 +38,8 @@ class ManualClock:
 @pytest.fixture(scope="module")
 def clock(sandbox_book):
     as_of = sandbox_book.as_of
-    return ManualClock(dt.datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC))
+    # the book stamps rows until late on as_of; the emulator's "now" starts the day after
+    return ManualClock(dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) + dt.timedelta(days=1))
 
 
 @pytest.fixture(scope="module")

@@ -233,3 +233,33 @@ def test_shared_fixture_runs_all_three_emulators(sandbox):
     assert sandbox.urls["salesforce"].startswith("https://127.0.0.1:")
     assert all(sandbox.credentials[name] for name in sandbox.urls)
     assert sandbox.ca_path.read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_serve_command_prints_urls_and_working_credentials(monkeypatch):
+    from click.testing import CliRunner
+
+    from nrr.cli import cli
+    from nrr.commands import sandbox as command
+
+    seen = {}
+
+    def ready_then_stop(sandbox):
+        command_print(sandbox)
+        creds = sandbox.credentials["salesforce"]
+        sf = Salesforce(username=creds["username"], password=creds["password"],
+                        security_token=creds["security_token"], domain=creds["domain"],
+                        session=trusting_session(sandbox.ca_path), version="60.0")
+        seen["accounts"] = sf.query("SELECT COUNT() FROM Account")["totalSize"]
+        seen["url"] = sandbox.urls["salesforce"]
+        raise KeyboardInterrupt  # what Ctrl-C does
+
+    command_print = command._print_ready
+    monkeypatch.setattr(command, "_print_ready", ready_then_stop)
+    result = CliRunner().invoke(cli, ["sandbox", "serve", "--accounts", "12", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert seen["accounts"] >= 1
+    for name in ("[salesforce]  https://127.0.0.1:", "[hubspot]  http://127.0.0.1:", "[stripe]  http://127.0.0.1:",
+                 "security_token = ", "access_token = ", "api_key = ", "CA certificate: "):
+        assert name in result.output
+    with pytest.raises(requests.exceptions.ConnectionError):  # stopped on Ctrl-C
+        requests.get(seen["url"], timeout=2)

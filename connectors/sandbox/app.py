@@ -19,6 +19,9 @@ them per emulator name.
 from __future__ import annotations
 
 import importlib
+import signal
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -44,12 +47,13 @@ class Sandbox:
     def __init__(self, book: Any, faults: Faults = None, *, port_base: int | None = None,
                  emulators: tuple[str, ...] = tuple(EMULATORS),
                  clock: Callable[[], datetime] | None = None,
-                 instances: Mapping[str, Emulator] | None = None) -> None:
+                 instances: Mapping[str, Emulator] | None = None,
+                 tls_dir: Path | None = None) -> None:
         unknown = sorted(set(emulators) - set(EMULATORS))
         if unknown:
             raise ValueError(f"unknown sandbox emulator(s) {unknown}; choose from {list(EMULATORS)}")
         self.book = book
-        self._tls = SandboxTLS()
+        self._tls = SandboxTLS(tls_dir)
         self.servers: dict[str, EmulatorServer] = {}
         try:
             for name in emulators:
@@ -112,6 +116,25 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve_until_interrupted(book: Any, *, port_base: int | None = None, tls_dir: Path | None = None,
+                            on_ready: Callable[[Sandbox], None] = lambda sb: None,
+                            poll_seconds: float = 0.5) -> None:
+    """Run a sandbox for ``book`` in this process until Ctrl-C or SIGTERM (``nrr sandbox serve``)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    with Sandbox(book, port_base=port_base, tls_dir=tls_dir) as sandbox:
+        try:
+            on_ready(sandbox)
+            while True:
+                time.sleep(poll_seconds)
+        except KeyboardInterrupt:
+            return
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def build_emulator(name: str, book: Any, clock: Callable[[], datetime] | None = None) -> Emulator:

@@ -274,11 +274,15 @@ def _versions() -> list[dict[str, str]]:
 
 
 def _default_clock(book: Any) -> Clock:
-    """Wall-clock time shifted so "now" starts at noon UTC of the book's ``as_of``."""
+    """Wall-clock time shifted so "now" starts at the end of the book's ``as_of`` day.
+
+    The book stamps records up to late on ``as_of``; starting after that keeps
+    every write's ``SystemModstamp`` later than the data it changes.
+    """
     now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
     as_of = getattr(book, "as_of", None)
     if as_of is None:
         return now
-    start = dt.datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=dt.timezone.utc)
+    start = dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=dt.timezone.utc) + dt.timedelta(days=1)
     offset = start - now()
     return lambda: now() + offset

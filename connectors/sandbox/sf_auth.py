@@ -62,10 +62,17 @@ class SalesforceAuth:
         self._lock = threading.Lock()
 
     def credentials(self, base_url: str) -> dict[str, str]:
-        """Working credentials for clients of the sandbox at ``base_url``."""
+        """Working credentials for clients of the sandbox at ``base_url``.
+
+        ``client_id``/``client_secret`` repeat ``consumer_key``/``consumer_secret``
+        under the OAuth names; ``domain`` makes simple-salesforce's login URL
+        reach this server (see the module docstring); ``session_id`` is a fresh
+        session for the direct ``session_id`` + ``instance_url`` use.
+        """
         host = urlsplit(base_url).netloc
-        return {**self.login, "instance_url": base_url, "domain": f"{host}/login",
-                "session_id": self.issue()}
+        return {**self.login, "client_id": self.login["consumer_key"],
+                "client_secret": self.login["consumer_secret"], "instance_url": base_url,
+                "domain": f"{host}/login", "api_version": "60.0", "session_id": self.issue()}
 
     # -- sessions ---------------------------------------------------------
     def issue(self) -> str:
