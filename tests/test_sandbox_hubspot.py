@@ -69,14 +69,6 @@ def _live(frame):
     return frame[~frame["deleted"]]
 
 
-def _opportunities(book):
-    """Opportunities with ``account_id`` (books that keep only the account row position get it added)."""
-    opps = book.opportunities
-    if "account_id" in opps:
-        return opps
-    return opps.assign(account_id=book.accounts["account_id"].to_numpy()[opps["_acct"].to_numpy()])
-
-
 def _body(exc) -> dict:
     return json.loads(exc.body)
 
@@ -127,8 +119,7 @@ def test_archived_listing_returns_exactly_the_deleted_rows(serve, book):
 
 def test_read_one_deal_with_its_company_association(serve, book):
     client, _, _ = serve()
-    opps = _opportunities(book)
-    opp = opps[opps["is_won"]].iloc[0]
+    opp = book.opportunities[book.opportunities["is_won"]].iloc[0]
     deal = client.crm.deals.basic_api.get_by_id(str(hubspot_id("deals", opp["opportunity_id"])),
                                                 properties=["amount", "dealstage", "contract_start_date"],
                                                 associations=["companies"])

@@ -45,7 +45,7 @@ def project_book(book) -> Portal:
     companies = _add_companies(portal, book.accounts, owners)
     contacts = _add_contacts(portal, book.contacts, companies)
     champions = dict(zip(book.accounts["account_id"], book.accounts["champion_contact_id"]))
-    _add_deals(portal, _with_accounts(book.opportunities, book.accounts), companies, contacts, champions, owners)
+    _add_deals(portal, book.opportunities, companies, contacts, champions, owners)
     _add_tickets(portal, book.tickets, companies, contacts)
     return portal
 
@@ -155,13 +155,6 @@ def _add_contacts(portal: Portal, contacts: pd.DataFrame, companies: dict[str, i
         if not pd.isna(company_id):
             portal.associate("contacts", object_id, "companies", int(company_id), primary=True)
     return dict(zip(contacts["contact_id"], ids))
-
-
-def _with_accounts(opps: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
-    if "account_id" in opps:
-        return opps
-    # books that keep the account as a row position (``_acct``) instead of its id
-    return opps.assign(account_id=accounts["account_id"].to_numpy()[opps["_acct"].to_numpy()])
 
 
 def _deal_columns(opps: pd.DataFrame, ids: list[int], owners: dict[str, int]) -> dict[str, list]:
