@@ -230,3 +230,27 @@ def _assigned(acc: str, key: str, score: float, band: str, d: pd.Series | None, 
     if key == "nurture" and score < s.nurture_min:
         extra["actions"] = s.playbooks["nurture"].actions[:-1]
     return _row(acc, key, s, as_of, reason="; ".join(parts) + ".", **extra)
+
+
+def churned_accounts(contracts: Any, churn_reasons: Any, as_of: dt.date, lookback_days: int = 365) -> pd.DataFrame:
+    """Accounts that had paid service in the last ``lookback_days`` and none on ``as_of``.
+
+    Returns account_id, day (first day without service = last end date + 1), reason (the
+    latest churn-reason record up to ``as_of``; ``other`` when none).
+    """
+    import ibis
+
+    c, a = contracts, ibis.literal(as_of)
+    paid = c.filter(c.mrr > 0)
+    active = paid.filter((paid.start_date <= a) & (paid.end_date.isnull() | (paid.end_date >= a)))
+    ended = paid.filter(paid.end_date.between(ibis.literal(as_of - dt.timedelta(days=lookback_days)), a))
+    gone = ended.group_by("account_id").agg(last_day=ended.end_date.max()).to_pandas()
+    gone = gone[~gone["account_id"].isin(set(active.select("account_id").to_pandas()["account_id"]))]
+    gone["day"] = (pd.to_datetime(gone["last_day"]) + pd.Timedelta(days=1)).dt.date
+    reasons = pd.DataFrame(columns=["account_id", "reason"])
+    if churn_reasons is not None:
+        r = churn_reasons.filter(churn_reasons.day <= a).to_pandas().sort_values("day")
+        reasons = r.groupby("account_id").tail(1)[["account_id", "reason"]]
+    out = gone.merge(reasons, on="account_id", how="left")
+    out["reason"] = out["reason"].fillna("other")
+    return out[["account_id", "day", "reason"]].reset_index(drop=True)

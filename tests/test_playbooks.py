@@ -108,3 +108,28 @@ def test_thresholds_are_settings():
 def test_unscored_accounts_are_skipped():
     out = _assign(_scores(a=float("nan"), b=90))
     assert list(out.index) == ["b"]
+
+
+def test_churned_accounts_from_contracts_and_reasons(tmp_path):
+    from test_triggers_fixtures import account, contract, make_store
+    from engine.playbooks import churned_accounts
+
+    accounts = [account(x) for x in ("gone", "gone_no_reason", "active", "ancient", "renewed")]
+    contracts = [
+        contract("g", "gone", "2025-06-01", "2026-05-31", "100"),             # no service on 06-30 → churned 06-01
+        contract("n", "gone_no_reason", "2025-01-01", "2026-06-29", "50"),    # churned 06-30
+        contract("a", "active", "2025-01-01", None, "10"),
+        contract("x", "ancient", "2024-01-01", "2025-01-31", "10"),           # ended > 365 days ago
+        contract("r1", "renewed", "2025-06-01", "2026-05-31", "100"),
+        contract("r2", "renewed", "2026-06-01", "2027-05-31", "100"),
+    ]
+    store = make_store(tmp_path, accounts, contracts=contracts)
+    store.upsert("churn_reasons", "files", pd.DataFrame([
+        {"account_id": "gone", "day": dt.date(2026, 5, 20), "reason": "budget"},
+        {"account_id": "gone", "day": dt.date(2026, 7, 20), "reason": "competitor"}]))  # after as_of: ignored
+    try:
+        out = churned_accounts(store.records("contracts"), store.records("churn_reasons"), A)
+    finally:
+        store.close()
+    got = {r.account_id: (r.day, r.reason) for r in out.itertuples()}
+    assert got == {"gone": (dt.date(2026, 6, 1), "budget"), "gone_no_reason": (dt.date(2026, 6, 30), "other")}
