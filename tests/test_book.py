@@ -298,3 +298,20 @@ def test_bundled_sample_imports_cleanly(tmp_path):
     row = contracts[by_amount].iloc[0]
     # amount per interval → MRR: year ÷ 12, month × 1
     assert mrr == Decimal(str(row["amount"])) / (12 if row["interval"] == "year" else 1)
+
+
+def test_failed_payments_cluster_before_churn(book):
+    inv = book.invoices.merge(book.accounts[["account_id", "churned_on"]], on="account_id")
+    near = (inv["churned_on"] - inv["issued_at"]).dt.days.between(0, 90)
+    failed = inv["attempt_count"] > 1
+    assert failed[near].mean() > 2 * failed[~near].mean() > 0
+
+
+def test_no_usage_outside_contracted_service(book, usage):
+    """Usage days fall inside some contract line of the account (none in churn gaps)."""
+    c = book.contracts
+    u = usage.drop_duplicates(["account_id", "day"]).assign(day=lambda f: pd.to_datetime(f["day"]))
+    joined = u.merge(c[["account_id", "start_date", "end_date"]], on="account_id")
+    inside = (joined["day"] >= joined["start_date"]) & (joined["end_date"].isna() | (joined["day"] <= joined["end_date"]))
+    covered = joined[inside].drop_duplicates(["account_id", "day"])
+    assert len(covered) == len(u)

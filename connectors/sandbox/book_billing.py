@@ -19,11 +19,12 @@ from connectors.sandbox.book_util import DAY, ids, stamps, to_ns, updated_and_de
 ONBOARDING_FEE = {"mid-market": 1500, "enterprise": 5000}
 
 
-def billing_tables(rng, accounts: pd.DataFrame, lines: pd.DataFrame, as_of: dt.date) -> dict[str, pd.DataFrame]:
+def billing_tables(rng, accounts: pd.DataFrame, lines: pd.DataFrame, profile: pd.DataFrame,
+                   as_of: dt.date) -> dict[str, pd.DataFrame]:
     products, prices = _catalog(lines, as_of)
     key = lines["plan"] + "|" + lines["currency"] + "|" + lines["interval"]
     lines.insert(lines.columns.get_loc("plan") + 1, "price_id", key.map(prices.set_index("_key")["price_id"]).to_numpy(dtype=object))
-    invoices = _invoices(rng, accounts, lines, as_of)
+    invoices = _invoices(rng, accounts, lines, profile, as_of)
     subs = _subscriptions(rng, accounts, lines, invoices, as_of)
     return {"products": products, "prices": prices.drop(columns="_key"), "subscriptions": subs, "invoices": invoices}
 
@@ -85,7 +86,7 @@ def _charges(lines: pd.DataFrame, today) -> pd.DataFrame:
     })
 
 
-def _invoices(rng, accounts: pd.DataFrame, lines: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+def _invoices(rng, accounts: pd.DataFrame, lines: pd.DataFrame, profile: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     today = np.datetime64(as_of, "D")
     ch = _charges(lines, today)
     ch["subscription_id"] = lines["subscription_id"].to_numpy()[ch["line"]]
@@ -114,7 +115,7 @@ def _invoices(rng, accounts: pd.DataFrame, lines: pd.DataFrame, as_of: dt.date) 
     inv["currency"] = cur
     inv["account_id"] = accounts["account_id"].to_numpy()[a]
     inv["stripe_customer_id"] = accounts["stripe_customer_id"].to_numpy()[a]
-    _payments(rng, inv, accounts, today)
+    _payments(rng, inv, _failure_odds(inv, accounts, profile), today)
     inv.insert(0, "invoice_id", ids("in_I", np.arange(1, n + 1), 9))
     inv.insert(1, "number", pd.Series(inv["stripe_customer_id"].str[-6:]).to_numpy(dtype=object) + "-"
                + (inv.groupby("_acct").cumcount() + 1).astype(str).str.zfill(4).to_numpy(dtype=object))
@@ -128,13 +129,22 @@ def _invoices(rng, accounts: pd.DataFrame, lines: pd.DataFrame, as_of: dt.date) 
     return inv[cols]
 
 
-def _payments(rng, inv: pd.DataFrame, accounts: pd.DataFrame, today) -> None:
+def _failure_odds(inv: pd.DataFrame, accounts: pd.DataFrame, profile: pd.DataFrame) -> np.ndarray:
+    """Chance a payment fails: 2.5% × exp(−0.8·health), ×3 in the 90 days before a churn."""
+    a = inv["_acct"].to_numpy()
+    churn = accounts["churned_on"].to_numpy()[a]
+    churn = np.where(np.isnat(churn), profile["future_churn"].to_numpy()[a], churn)
+    gap = churn - inv["issued_at"].to_numpy()
+    near = ~np.isnat(churn) & (gap >= np.timedelta64(0, "D")) & (gap <= np.timedelta64(90, "D"))
+    return np.minimum(0.5, 0.025 * np.exp(-0.8 * profile["health"].to_numpy()[a]) * np.where(near, 3.0, 1.0))
+
+
+def _payments(rng, inv: pd.DataFrame, fail_odds: np.ndarray, today) -> None:
     """Most invoices are paid on time; some fail and are retried (paid late), a few are
-    written off (uncollectible), and recent unpaid ones stay open. Weak-health accounts
-    fail more often."""
+    written off (uncollectible), and recent unpaid ones stay open."""
     n = len(inv)
     due = inv["due_at"].to_numpy().astype("datetime64[D]")
-    fail = rng.random(n) < 0.04
+    fail = rng.random(n) < fail_odds
     attempts = np.where(fail, rng.integers(2, 5, n), 1)
     late_days = np.where(fail, rng.integers(3, 25, n), rng.integers(0, 2, n))
     paid = due + late_days.astype("timedelta64[D]")

@@ -34,7 +34,7 @@ def build_book(n: int, seed: int, as_of: dt.date) -> Book:
     starts = month_starts(as_of, WINDOW_MONTHS, FUTURE_MONTHS)
     accounts = _accounts_frame(rng, draws, as_of)
     lines, churn, profile = contract_lines(rng, hist, accounts, draws, starts, as_of)
-    billing = billing_tables(rng, accounts, lines, as_of)
+    billing = billing_tables(rng, accounts, lines, profile, as_of)
     crm = crm_tables(rng, accounts, lines, churn, as_of)
     support = support_tables(rng, accounts, crm["contacts"], profile, as_of)
     tables = {"accounts": accounts, "contracts": lines, **billing, **crm, **support}

@@ -83,13 +83,27 @@ def usage_chunks(book, days: int) -> Iterator[pa.Table]:
             yield _chunk(book, plan.iloc[lo:hi], days, np.random.default_rng([book.seed, days, 2, i]))
 
 
-def _factor(p: pd.DataFrame, days: int) -> np.ndarray:
+def _in_service(book, p: pd.DataFrame, days: int) -> np.ndarray:
+    """(account, day) → a contract line covers the day; gaps between churn and
+    reactivation have no usage. Built from +1/−1 marks at each line's start/end."""
+    first = pd.Timestamp(book.as_of) - pd.Timedelta(days=days - 1)
+    ids = book.accounts["account_id"].to_numpy()[p.index.to_numpy()]
+    c = book.contracts[book.contracts["account_id"].isin(ids)]
+    row = pd.Index(ids).get_indexer(c["account_id"])
+    s = np.clip((c["start_date"] - first).dt.days.to_numpy(), 0, days)
+    e = np.clip((c["end_date"].fillna(pd.Timestamp(book.as_of)) - first).dt.days.to_numpy() + 1, 0, days)
+    marks = np.zeros((len(p), days + 1), np.int64)
+    np.add.at(marks, (row, s), 1)
+    np.add.at(marks, (row, e), -1)
+    return np.cumsum(marks, axis=1)[:, :days] > 0
+
+
+def _factor(book, p: pd.DataFrame, days: int) -> np.ndarray:
     """Activity factor per (account, day): 1, falling to 0.2 across the pre-churn decline."""
     d = np.arange(days)[None, :]
     c, L = p["churn"].to_numpy()[:, None], p["decline"].to_numpy()[:, None]
     f = np.clip(1 - 0.8 * (d - (c - L)) / L, 0.2, 1.0)
-    in_service = (d >= p["start"].to_numpy()[:, None]) & (d < p["end"].to_numpy()[:, None])
-    return np.where(in_service, f, 0.0)
+    return np.where(_in_service(book, p, days), f, 0.0)
 
 
 def _chunk(book, p: pd.DataFrame, days: int, rng) -> pa.Table:
@@ -100,7 +114,7 @@ def _chunk(book, p: pd.DataFrame, days: int, rng) -> pa.Table:
     join = np.where(late, rng.integers(0, days, len(ua)), 0)
     weekday = (np.datetime64(book.as_of, "D") - (days - 1) + np.arange(days)).astype("datetime64[D]").view("int64")
     weekend = np.where(((weekday + 3) % 7) >= 5, 0.2, 1.0)
-    f = _factor(p, days)
+    f = _factor(book, p, days)
     prob = p["p_user"].to_numpy()[ua, None] * f[ua] * weekend[None, :] * (np.arange(days)[None, :] >= join[:, None])
     u_idx, d_idx = np.nonzero(rng.random(prob.shape) < prob)
     a_idx = ua[u_idx]
