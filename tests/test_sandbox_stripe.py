@@ -74,6 +74,12 @@ def _unix(value) -> int:
     return int(pd.Timestamp(value).value // 1_000_000_000)
 
 
+def _live_lines(book) -> pd.DataFrame:
+    """Contract lines in service on the book's as_of day."""
+    as_of, lines = pd.Timestamp(book.as_of), book.contracts
+    return lines[(lines["start_date"] <= as_of) & (lines["end_date"].isna() | (lines["end_date"] >= as_of))]
+
+
 def _live_customer_ids(book) -> set[str]:
     accounts = book.accounts[(book.accounts["stripe_customer_id"] != "") & ~book.accounts["deleted"]]
     return set(accounts["stripe_customer_id"])
@@ -125,9 +131,7 @@ def test_subscriptions_default_hides_canceled_and_status_all_shows_them(stripe_s
 
 def test_subscription_items_carry_price_quantity_period_and_match_book_mrr(stripe_sandbox, book):
     sb, _ = stripe_sandbox
-    as_of = pd.Timestamp(book.as_of)
-    lines = book.contracts
-    live = lines[(lines["start_date"] <= as_of) & (lines["end_date"].isna() | (lines["end_date"] >= as_of))]
+    live = _live_lines(book)
     for sub in _client(sb).v1.subscriptions.list({"limit": 100}).auto_paging_iter():
         # MRR = Σ unit_amount × quantity ÷ months per interval; e.g. 54 seats × 31200/yr ÷ 12 = 140400
         stripe_mrr = sum(item.price.unit_amount * item.quantity
@@ -138,6 +142,16 @@ def test_subscription_items_carry_price_quantity_period_and_match_book_mrr(strip
         for item in sub["items"].data:
             assert item.current_period_start == _unix(row.current_period_start)
             assert item.current_period_end == _unix(row.current_period_end) + 86_400  # exclusive end
+
+
+def test_non_renewing_subscriptions_carry_cancel_at(stripe_sandbox, book):
+    expected = {}
+    for sub_id, lines in _live_lines(book).groupby("subscription_id"):
+        if not lines["auto_renew"].any() and lines["end_date"].notna().all():
+            expected[sub_id] = _unix(lines["end_date"].max()) + 86_400  # the day after the last day
+    subs = _client(stripe_sandbox[0]).v1.subscriptions.list({"limit": 100}).auto_paging_iter()
+    got = {s.id: s.cancel_at for s in subs if s.cancel_at is not None}
+    assert expected and got == expected
 
 
 def test_invoices_created_filter_matches_book(stripe_sandbox, book):
@@ -323,7 +337,9 @@ def test_idempotent_update_replays_and_emits_one_event(book, clock):
                    if e.data.object.id == customer_id and e.created == int(clock().timestamp())]
         assert len(updates) == 1
         assert updates[0].data.object.metadata["crm_account_id"] == "ACC-999999"
-        assert "metadata" in updates[0].data.previous_attributes
+        book_row = book.accounts.set_index("stripe_customer_id").loc[customer_id]
+        was = book_row.account_id if book_row.stripe_link == "metadata" else None
+        assert updates[0].data.previous_attributes.to_dict() == {"metadata": {"crm_account_id": was}}
         with pytest.raises(stripe.IdempotencyError):
             client.v1.customers.update(customer_id, {"metadata": {"crm_account_id": "ACC-1"}},
                                        {"idempotency_key": "link-1"})

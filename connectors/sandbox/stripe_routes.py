@@ -136,6 +136,12 @@ def retrieve(store: StripeStore, collection: str, obj_id: str, now: int) -> Obj:
     return obj
 
 
+def _previous(old: dict[str, str], new: dict[str, str]) -> dict[str, str | None]:
+    """Stripe's ``previous_attributes.metadata``: only the keys that changed,
+    with their old values (None for a key that did not exist)."""
+    return {key: old.get(key) for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)}
+
+
 class CustomerWrites:
     """Create, update and delete customers, recording each as an event."""
 
@@ -159,7 +165,7 @@ class CustomerWrites:
             changes["metadata"] = self._metadata(form, obj["metadata"])
         for key, value in changes.items():
             if obj.get(key) != value:
-                previous[key] = obj.get(key)
+                previous[key] = _previous(obj.get(key), value) if key == "metadata" else obj.get(key)
                 obj[key] = value
         if previous:
             self.emit("customer.updated", obj, now, previous)

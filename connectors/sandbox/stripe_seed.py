@@ -16,7 +16,8 @@ Book table → Stripe object:
   ``repeating`` with ``discount.end`` = the day after ``discount_end``): on the
   subscription when every item shares it, else on the item.  ``trial_end``
   after ``as_of`` → ``trialing``; ``past_due`` whose newest invoice is
-  uncollectible → ``unpaid``.
+  uncollectible → ``unpaid``.  Live lines that all end without auto-renewal
+  set ``cancel_at`` to the day after the last one ends.
 * ``invoices`` → invoices; a recurring line per price billed in the period
   (or one line for the whole recurring amount when the lines do not add up),
   a one-time line for ``one_time_minor``; ``discount_minor`` and
@@ -129,33 +130,49 @@ def _discount_for(store: StripeStore, line: Any, customer_id: str, sub_id: str, 
 
 def _subscription(store: StripeStore, row: Any, lines: pd.DataFrame | None, as_of: int,
                   next_id: NextId, newest_invoice_status: str | None) -> None:
-    day = row.ended_at - pd.Timedelta(days=1) if row.status == "canceled" and pd.notna(row.ended_at) \
-        else pd.Timestamp(as_of, unit="s")
-    live = _live_lines(lines, day)
+    ended = row.status == "canceled" and pd.notna(row.ended_at)
+    live = _live_lines(lines, row.ended_at - pd.Timedelta(days=1) if ended else pd.Timestamp(as_of, unit="s"))
     period = (ts(row.current_period_start), end_ts(row.current_period_end))
-    items, item_discounts = [], []
-    for price_id, group in (live.groupby("price_id", sort=False) if not live.empty else []):
-        first = group.iloc[0]
-        item = so.subscription_item(item_id(row.subscription_id, price_id), ts(first.start_date), subscription_id=row.subscription_id,
-                                    price_obj=store.get(price_id), quantity=int(group["quantity"].sum()),
-                                    period=period)
-        discounted = group[group["discount_percent"] > 0]
-        if not discounted.empty:
-            item_discounts.append((item, _discount_for(store, next(discounted.itertuples(index=False)),
-                                                       row.stripe_customer_id, row.subscription_id, next_id)))
-        items.append(item)
-    sub_discounts = []
-    if item_discounts and len(item_discounts) == len(items):
-        sub_discounts = [item_discounts[0][1]]
-    else:
-        for item, discount_id in item_discounts:
-            item["discounts"] = [discount_id]
-    store.add("subscriptions", so.subscription(
+    items, discounts = _items(store, row, live, period, next_id)
+    cancel_at = None if ended else _cancel_at(live)
+    obj = so.subscription(
         row.subscription_id, ts(row.created_at), customer_id=row.stripe_customer_id,
         currency=row.currency.lower(), items=items, status=_status(row, as_of, newest_invoice_status),
-        start_date=ts(row.start_date), discounts=sub_discounts, trial_start=ts(row.trial_start),
+        start_date=ts(row.start_date), discounts=discounts, trial_start=ts(row.trial_start),
         trial_end=ts(row.trial_end), canceled_at=ts(row.canceled_at), ended_at=ts(row.ended_at),
-        cancel_at=None))
+        cancel_at=cancel_at)
+    obj["cancel_at_period_end"] = cancel_at is not None and cancel_at == period[1]
+    store.add("subscriptions", obj)
+
+
+def _items(store: StripeStore, row: Any, live: pd.DataFrame, period: tuple[int, int],
+           next_id: NextId) -> tuple[list[dict], list[str]]:
+    """One item per price; returns (items, subscription-level discount ids).
+    A discount shared by every item goes on the subscription, else on its item."""
+    items, item_discounts = [], []
+    for price_id, group in (live.groupby("price_id", sort=False) if not live.empty else []):
+        item = so.subscription_item(item_id(row.subscription_id, price_id), ts(group["start_date"].min()),
+                                    subscription_id=row.subscription_id, price_obj=store.get(price_id),
+                                    quantity=int(group["quantity"].sum()), period=period)
+        discounted = group[group["discount_percent"] > 0]
+        if not discounted.empty:
+            line = next(discounted.itertuples(index=False))
+            item_discounts.append((item, _discount_for(store, line, row.stripe_customer_id,
+                                                       row.subscription_id, next_id)))
+        items.append(item)
+    if item_discounts and len(item_discounts) == len(items):
+        return items, [item_discounts[0][1]]
+    for item, discount_id in item_discounts:
+        item["discounts"] = [discount_id]
+    return items, []
+
+
+def _cancel_at(live: pd.DataFrame) -> int | None:
+    """A subscription whose live lines all end without auto-renewal is set to
+    cancel at the end of the last one (Stripe's ``cancel_at``)."""
+    if live.empty or live["auto_renew"].any() or live["end_date"].isna().any():
+        return None
+    return end_ts(live["end_date"].max())
 
 
 def _status(row: Any, as_of: int, newest_invoice_status: str | None) -> str:
