@@ -254,11 +254,15 @@ class Progress(Protocol):
     def stream(self, source: str, stream: str) -> Callable[[int], None]: ...
 
 
-def sync_sources(store: Store, sources_config: dict[str, Any] | None, credentials: dict[str, dict], only: str | None = None,
+def sync_sources(store: Store, sources_config: dict[str, Any] | None,
+                 credentials: dict[str, dict] | Callable[[str], dict], only: str | None = None,
                  full: bool = False, progress: bool | Progress = True, *, sync_settings: SyncSettings | None = None,
                  project_dir: Path | None = None, policy: RetryPolicy | None = None) -> SyncReport:
     """Sync every enabled source (or ``only`` that one) into ``store``; never raises for a
-    source's own failure — each :class:`SourceResult` says ok or why not."""
+    source's own failure — each :class:`SourceResult` says ok or why not.
+
+    ``credentials`` maps a source to its resolved credentials, or is a function doing
+    that lazily (so a missing secret for one source fails that source only)."""
     settings = source_settings(sources_config)
     sync_settings = sync_settings or SyncSettings()
     names = [only] if only else [n for n in MODULES if settings[n].enabled]
@@ -272,7 +276,12 @@ def sync_sources(store: Store, sources_config: dict[str, Any] | None, credential
     bars = _progress_bars() if progress is True else (progress or None)
     try:
         for name in names:
-            report.sources[name] = sync_source(store, name, settings[name], credentials.get(name) or {}, resolver,
+            try:
+                creds = credentials(name) if callable(credentials) else (credentials.get(name) or {})
+            except Exception as exc:  # an unresolvable {env=...}/{file=...}: this source only
+                report.sources[name] = SourceResult(name, ok=False, error=f"{name}: credentials: {exc}")
+                continue
+            report.sources[name] = sync_source(store, name, settings[name], creds, resolver,
                                                full=full, policy=policy, progress=bars)
     finally:
         if hasattr(bars, "stop"):

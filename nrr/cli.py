@@ -21,6 +21,9 @@ from nrr.errors import NrrError
 COMMAND_MODULES: tuple[str, ...] = (
     "core",
     "sandbox",
+    "sync",
+    "health",
+    "triggers",
 )
 
 #: Exception types reported as one clear line (plus their exit code).
