@@ -31,15 +31,12 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from engine.health.errors import BacktestError
 from engine.health.inputs import Inputs
 from engine.health.score import score_wide
 from engine.health.settings import HealthSettings
 from engine.health.signals import compute_signals
 from engine.store import Store
-
-
-class BacktestError(ValueError):
-    """The store lacks what a backtest needs; the message says what to load."""
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 import ibis
 
+from engine.records import ACCOUNT
+
 if TYPE_CHECKING:
     from engine.store import Store
 
-ACCOUNT_COLUMNS = ("account_id", "name", "segment", "licensed_seats", "plan_limit", "champion_user_id", "sponsor_user_id")
+ACCOUNT_COLUMNS = tuple(ACCOUNT.columns)
 
 
 @dataclass(frozen=True)

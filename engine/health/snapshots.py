@@ -17,10 +17,10 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.health.inputs import Inputs
-from engine.health.score import score_wide
+from engine.health.score import score_accounts, score_wide
 from engine.health.sentiment import ticket_sentiment_frame
 from engine.health.settings import HealthSettings
-from engine.health.signals import signals_sql
+from engine.health.signals import compute_signals, signals_sql
 from engine.store import Store, utcnow
 
 SNAPSHOT_COLUMNS = "account_id, day, segment, score, band, coverage, signals, computed_at"
@@ -76,6 +76,14 @@ def write_wide(store: Store, wide: pd.DataFrame, day: dt.date, settings: HealthS
         finally:
             con.unregister("_wide")
     return len(wide)
+
+
+def score_and_store(store: Store, settings: HealthSettings, as_of: dt.date, *,
+                    revenue_source: str | None = None) -> pd.DataFrame:
+    """Score every active account as of ``as_of``, store the snapshot and return the scores."""
+    scores = score_accounts(compute_signals(Inputs.from_store(store, revenue_source), settings, as_of), settings, as_of)
+    write_snapshots(store, scores)
+    return scores
 
 
 def rebuild_history(
