@@ -34,12 +34,8 @@ SUM_MONEY = dt_types.Decimal(38, 10)
 #: ``last_k`` of an evergreen line (no end date): far beyond any real month.
 EVERGREEN_K = 10_000_000
 
-_PER_MONTH = {
-    "month": Decimal(1),
-    "quarter": Decimal(1) / Decimal(3),
-    "year": Decimal(1) / Decimal(12),
-    "week": Decimal(52) / Decimal(12),
-}
+#: Monthly normalisation as (numerator, denominator), so 300/quarter is exactly 100.
+_PER_MONTH = {"month": (1, 1), "quarter": (1, 3), "year": (1, 12), "week": (52, 12)}
 _INTERVAL_ALIASES = {"monthly": "month", "quarterly": "quarter", "yearly": "year", "annual": "year",
                      "annually": "year", "weekly": "week"}
 
@@ -55,7 +51,8 @@ def monthly_amount(amount: Decimal, interval: str, interval_count: int = 1) -> D
         raise ValueError(f"billing interval {interval!r} not understood: use month, quarter, year or week")
     if interval_count < 1:
         raise ValueError(f"interval_count must be at least 1, got {interval_count}")
-    return Decimal(amount) * factor / interval_count
+    numerator, denominator = factor
+    return Decimal(amount) * numerator / (denominator * interval_count)
 
 
 def money_literal(value: Decimal | int, type_: dt_types.Decimal = SUM_MONEY) -> ibis.Value:

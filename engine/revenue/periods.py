@@ -21,6 +21,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+_USAGE = "use a quarter (2026-Q3), a month (2026-09) or a year (2026)"
 _PATTERNS = (
     (re.compile(r"^(\d{4})-Q([1-4])$", re.I), "quarter"),
     (re.compile(r"^(\d{4})-(\d{2})$"), "month"),
@@ -74,7 +75,7 @@ class Period:
             match = pattern.match(value)
             if match:
                 return cls._build(grain, int(match.group(1)), match.groups()[1:])
-        raise ValueError(f"period {text!r} not understood: use a quarter (2026-Q3), a month (2026-09) or a year (2026)")
+        raise ValueError(f"period {text!r} not understood: {_USAGE}")
 
     @classmethod
     def _build(cls, grain: str, year: int, rest: tuple[str, ...]) -> "Period":
@@ -84,7 +85,7 @@ class Period:
         if grain == "month":
             month = int(rest[0])
             if not 1 <= month <= 12:
-                raise ValueError(f"period {year}-{rest[0]}: month must be 01–12")
+                raise ValueError(f"period {year}-{rest[0]}: the month must be 01–12; {_USAGE}")
             first = year * 12 + month - 1
             return cls(month_label(first), grain, first, first)
         return cls(f"{year:04d}", grain, year * 12, year * 12 + 11)
