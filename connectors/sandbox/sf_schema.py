@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zlib
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +147,7 @@ def salesforce_id(object_name: str, number: int) -> str:
     return with_checksum(KEY_PREFIXES[object_name] + "Sb" + digits.rjust(10, "0"))
 
 
+@lru_cache(maxsize=1 << 20)
 def id_for_key(object_name: str, key: str) -> str:
     """Stable id for a book key such as ``ACC-000042`` (its digits, else a CRC32)."""
     digits = re.sub(r"\D", "", key)
@@ -154,11 +156,12 @@ def id_for_key(object_name: str, key: str) -> str:
 
 def with_checksum(id15: str) -> str:
     """Append the case-safe suffix: per 5-char chunk, a bit per upper-case letter."""
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << i for i, ch in enumerate(id15[start:start + 5]) if "A" <= ch <= "Z")
-        suffix += _CHECKSUM[bits]
-    return id15 + suffix
+    return id15 + _chunk_char(id15[0:5]) + _chunk_char(id15[5:10]) + _chunk_char(id15[10:15])
+
+
+@lru_cache(maxsize=1 << 16)
+def _chunk_char(chunk: str) -> str:
+    return _CHECKSUM[sum(1 << i for i, ch in enumerate(chunk) if "A" <= ch <= "Z")]
 
 
 def normalise_id(value: str) -> str:
