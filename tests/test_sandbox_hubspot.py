@@ -19,14 +19,10 @@ from hubspot.crm.deals import BatchInputSimplePublicObjectBatchInput, SimplePubl
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 
 from connectors.sandbox.app import Sandbox
-from connectors.sandbox.book import generate_book
 from connectors.sandbox.faults import FaultConfig
 from connectors.sandbox.hs_book import hubspot_id
 from connectors.sandbox.hs_limits import RateLimit
 from connectors.sandbox.hubspot import HubSpotEmulator
-
-ACCOUNTS = 40
-
 
 class Clock:
     """A settable clock: the rate limit and write stamps never depend on the wall."""
@@ -39,8 +35,9 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def book():
-    return generate_book(accounts=ACCOUNTS, seed=3)
+def book(sandbox_book):
+    """The shared 120-account book: it has deleted contacts, deals and tickets to archive."""
+    return sandbox_book
 
 
 @pytest.fixture
@@ -111,7 +108,7 @@ def test_archived_listing_returns_exactly_the_deleted_rows(serve, book):
         api = getattr(client.crm, type_name).basic_api
         page = api.get_page(limit=100, archived=True)
         expected = {hubspot_id(type_name, k) for k in frame[frame["deleted"]][key]}
-        assert {int(o.id) for o in page.results} == expected
+        assert {int(o.id) for o in page.results} == expected and expected
         assert all(o.archived and o.archived_at is not None for o in page.results)
         live_page = api.get_page(limit=100, archived=False)
         assert not {int(o.id) for o in live_page.results} & expected
@@ -335,3 +332,84 @@ def test_shared_sandbox_serves_hubspot(sandbox, sandbox_book):
     client = HubSpot(access_token=creds["access_token"], host=sandbox.urls["hubspot"])
     first = client.crm.companies.basic_api.get_page(limit=1, properties=["account_id"])
     assert first.results[0].properties["account_id"] == sorted(_live(sandbox_book.accounts)["account_id"])[0]
+
+
+def test_token_introspection_lists_scopes_for_doctor(serve):
+    client, emulator, sb = serve()
+    emulator.add_token("pat-na1-read-only", ["crm.objects.companies.read", "crm.objects.owners.read"])
+    info = client.oauth.access_tokens_api.get("pat-na1-read-only")
+    assert info.scopes == ["crm.objects.companies.read", "crm.objects.owners.read"]
+    assert info.hub_id == emulator.hub_id
+    with pytest.raises(Exception) as unknown:
+        client.oauth.access_tokens_api.get("pat-na1-nobody")
+    assert unknown.value.status == 404
+
+
+def test_patch_one_object_and_read_by_unique_property(serve, book, clock):
+    client, _, _ = serve()
+    contact = _live(book.contacts).iloc[0]
+    contact_id = str(hubspot_id("contacts", contact["contact_id"]))
+    clock.now += timedelta(hours=1)
+    from hubspot.crm.contacts import SimplePublicObjectInput
+
+    client.crm.contacts.basic_api.update(contact_id, SimplePublicObjectInput(properties={"jobtitle": "VP Ops"}))
+    found = client.crm.contacts.basic_api.get_by_id(contact["email"], id_property="email", properties=["jobtitle"])
+    assert (found.id, found.properties["jobtitle"]) == (contact_id, "VP Ops")
+    assert found.properties["lastmodifieddate"] == clock.now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    with pytest.raises(Exception) as read_only:
+        client.crm.contacts.basic_api.update(contact_id, SimplePublicObjectInput(properties={"createdate": "1"}))
+    assert read_only.value.status == 400 and "READ_ONLY_VALUE" in _body(read_only.value)["message"]
+
+
+def test_v4_batch_read_of_company_deals(serve, book):
+    client, _, _ = serve()
+    from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+
+    opps = _live(book.opportunities)
+    account = opps["account_id"].value_counts().index[0]  # the account with the most live deals
+    company = str(hubspot_id("companies", account))
+    result = client.crm.associations.v4.batch_api.get_page(
+        "companies", "deals", BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": company}]))
+    assert [r._from.id for r in result.results] == [company]
+    expected = sorted(hubspot_id("deals", o) for o in opps[opps["account_id"] == account]["opportunity_id"])
+    assert sorted(int(t.to_object_id) for t in result.results[0].to) == expected
+
+
+@pytest.mark.parametrize("flag, archived", [("false", False), ("False", False), ("true", True), ("TRUE", True)])
+def test_archived_flag_spellings(book, flag, archived):
+    from connectors.sandbox.http import Request
+
+    emulator = HubSpotEmulator(book, rate_limit=None)
+    req = Request("GET", "/crm/v3/objects/contacts", {"archived": [flag], "limit": ["100"]},
+                  {"authorization": f"Bearer {emulator.token}"})
+    answer = emulator.handle(req)
+    assert answer.status == 200 and {r["archived"] for r in answer.body["results"]} == {archived}
+
+
+@pytest.mark.parametrize("body, fragment", [
+    (b"{not json", "Invalid input JSON"),
+    (json.dumps({"limit": 201}).encode(), "between 1 and 200"),
+    (json.dumps({"filterGroups": [{"filters": [{"propertyName": "nope", "operator": "EQ", "value": "1"}]}]}
+                ).encode(), "'nope' does not exist"),
+    (json.dumps({"filterGroups": [{"filters": [{"propertyName": "name", "operator": "LIKE", "value": "a"}]}]}
+                ).encode(), "Unknown filter operator"),
+    (json.dumps({"filterGroups": [{"filters": []}] * 6}).encode(), "at most 5 groups"),
+])
+def test_bad_search_bodies_are_400_validation_errors(book, body, fragment):
+    from connectors.sandbox.http import Request
+
+    emulator = HubSpotEmulator(book, rate_limit=None)
+    answer = emulator.handle(Request("POST", "/crm/v3/objects/companies/search", {},
+                                     {"authorization": f"Bearer {emulator.token}"}, body))
+    assert answer.status == 400 and answer.body["category"] == "VALIDATION_ERROR"
+    assert fragment in answer.body["message"]
+
+
+def test_endpoint_keys_group_ids_and_type_aliases(book):
+    from connectors.sandbox.http import Request
+
+    emulator = HubSpotEmulator(book, rate_limit=None)
+    assert emulator.endpoint_key(Request("GET", "/crm/v3/objects/0-2/20000000001")) == \
+        "GET /crm/v3/objects/companies/{id}"
+    assert emulator.endpoint_key(Request("POST", "/crm/v3/objects/deal/batch/update")) == \
+        "POST /crm/v3/objects/deals/batch/update"

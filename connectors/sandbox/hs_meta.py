@@ -135,6 +135,26 @@ def v4_batch_read(emu: HubSpotEmulator, req: Request, otype: ObjectType, parts: 
                           "completedAt": iso(emu.clock())})
 
 
+def token_info(emu: HubSpotEmulator, req: Request, _otype: None, parts: dict) -> Response:
+    """``GET /oauth/v1/access-tokens/{token}``: who a token belongs to and its scopes (no auth needed)."""
+    scopes = emu.tokens.get(parts["token"])
+    if scopes is None:
+        return err.not_found("Token not found or no longer valid")
+    return Response(200, {"token": parts["token"], "user": "sandbox-admin@nrr-demo.example",
+                          "hub_domain": f"sandbox-{emu.hub_id}.hubspot.example", "scopes": sorted(scopes),
+                          "hub_id": emu.hub_id, "app_id": emu.app_id, "expires_in": 1800,
+                          "user_id": emu.user_id, "token_type": "access"})
+
+
+def private_app_token_info(emu: HubSpotEmulator, req: Request, _otype: None, _: dict) -> Response:
+    """``POST /oauth/v2/private-apps/get/access-token-info`` with ``{"tokenKey": ...}``."""
+    scopes = emu.tokens.get(str(json_object(req).get("tokenKey", "")))
+    if scopes is None:
+        return err.not_found("Token not found or no longer valid")
+    return Response(200, {"userId": emu.user_id, "hubId": emu.hub_id, "appId": emu.app_id,
+                          "scopes": sorted(scopes)})
+
+
 def _pair(otype: ObjectType, to_segment: str) -> ObjectType:
     target = resolve_type(to_segment)
     if (otype.name, target.name) not in ASSOCIATION_TYPES:

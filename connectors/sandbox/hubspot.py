@@ -19,6 +19,8 @@ GET/POST  /crm/v3/properties/{type}[/groups], GET .../{name}           crm.schem
 GET       /crm/v4/objects/{type}/{id}/associations/{to}                read
 POST      /crm/v4/associations/{type}/{to}/batch/read                  read
 GET       /crm/v3/owners/                                              crm.objects.owners.read
+GET       /oauth/v1/access-tokens/{token}  (token → scopes, hub id)    none
+POST      /oauth/v2/private-apps/get/access-token-info                 none
 ========  ==========================================================  =====================
 
 ``{type}`` is ``companies``, ``contacts``, ``deals`` or ``tickets`` (singular names and
@@ -61,6 +63,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from urllib.parse import unquote
 
 from connectors.sandbox import hs_errors as err
 from connectors.sandbox import hs_meta as meta
@@ -101,6 +104,10 @@ ROUTES = [
     ("POST", rf"/crm/v4/associations/{_T}/(?P<to>[^/]+)/batch/read", meta.v4_batch_read, "read",
      "/crm/v4/associations/{type}/{to}/batch/read"),
     ("GET", r"/crm/v3/owners/?", meta.list_owners, "owners", "/crm/v3/owners/"),
+    ("GET", r"/oauth/v1/access-tokens/(?P<token>[^/]+)", meta.token_info, "public",
+     "/oauth/v1/access-tokens/{token}"),
+    ("POST", r"/oauth/v2/private-apps/get/access-token-info", meta.private_app_token_info, "public",
+     "/oauth/v2/private-apps/get/access-token-info"),
 ]
 _COMPILED = [(m, re.compile(p + r"/?$"), h, s, k) for m, p, h, s, k in ROUTES]
 
@@ -130,6 +137,7 @@ class HubSpotEmulator:
         self.tokens = {self.token: frozenset(ALL_SCOPES)} if tokens is None else {
             t: frozenset(s) for t, s in tokens.items()}
         self.host = "127.0.0.1"
+        self.hub_id, self.app_id, self.user_id = 24_000_000 + seed, 3_100_000 + seed, 61_000_000 + seed
         self._lock = threading.RLock()
 
     @property
@@ -147,6 +155,9 @@ class HubSpotEmulator:
         if route is None:
             return err.not_found(f"No HubSpot endpoint {req.method} {req.path} in the sandbox")
         _, match, handler, rule, _ = route
+        if rule == "public":  # token introspection: the token is the argument, not the credential
+            with self._lock:
+                return self._dispatch(req, match, handler, rule, "")
         token = self._token(req)
         if token is None:
             return err.unauthorized()
@@ -160,7 +171,7 @@ class HubSpotEmulator:
         return response
 
     def _dispatch(self, req: Request, match: re.Match, handler, rule: str, token: str) -> Response:
-        parts = match.groupdict()
+        parts = {k: unquote(v) for k, v in match.groupdict().items()}
         try:
             otype = resolve_type(parts["type"]) if "type" in parts else None
             missing = self._missing_scopes(token, rule, otype)
@@ -172,6 +183,8 @@ class HubSpotEmulator:
 
     def _missing_scopes(self, token: str, rule: str, otype) -> tuple[str, ...]:
         """Scopes any one of which the call needs, or ``()`` when the token has one."""
+        if rule == "public":
+            return ()
         needed = {"read": lambda: (otype.read_scope,), "write": lambda: (otype.write_scope,),
                   "schema_read": lambda: otype.schema_read_scopes,
                   "schema_write": lambda: (otype.schema_write_scope,),
