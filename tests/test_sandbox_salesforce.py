@@ -317,3 +317,16 @@ def test_soql_where_semantics(where, expected):
         return
     query = parse(f"SELECT Id FROM Account WHERE {where}", schemas, today, lambda r, p: None)
     assert [key for key, row in rows.items() if query.where(row)] == expected
+
+
+def test_custom_relationship_path_and_two_key_order(sf, sandbox_book):
+    emails = dict(zip(sandbox_book.contacts["contact_id"], sandbox_book.contacts["email"]))
+    champions = dict(zip(sandbox_book.accounts["account_id"], sandbox_book.accounts["champion_contact_id"]))
+    rows, _, _ = page_all(sf, "SELECT AccountNumber, Champion__r.Email, SystemModstamp FROM Account "
+                              "ORDER BY SystemModstamp, Id", include_deleted=True)
+    assert len(rows) == len(sandbox_book.accounts)
+    for row in rows:
+        expected = emails.get(champions[row["AccountNumber"]])
+        assert (row["Champion__r"] or {}).get("Email") == expected
+    stamps = [r["SystemModstamp"] for r in rows]
+    assert stamps == sorted(stamps)  # same-offset ISO strings sort like the instants

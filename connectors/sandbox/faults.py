@@ -20,7 +20,9 @@ have passed through untouched):
 ``malformed_burst``   the next N: status 200 with a truncated JSON body
 ====================  =====================================================
 
-``latency_ms`` is added to every request (including faulted ones).  Bursts are
+Every vendor request counts, logins included; the ``/__sandbox/`` control
+endpoints never do.  ``latency_ms`` is added to every request (including
+faulted ones).  Bursts are
 consumed in the order above, so ``rate_limit_burst=2, server_error_burst=1``
 means requests 1-2 get 429s and request 3 gets a 5xx.
 """

@@ -21,6 +21,9 @@ errors are JSON lists of ``{message, errorCode}``: 401 ``INVALID_SESSION_ID``
 spent: "TotalRequests Limit exceeded."; the server's ``rate_limit`` fault is
 Salesforce's concurrency limit, also 403 ``REQUEST_LIMIT_EXCEEDED`` but with
 "ConcurrentPerOrgLongTxn Limit exceeded."), 503 ``SERVER_UNAVAILABLE``.
+The server's ``session_expired`` fault really ends every open session, so a
+client holding a password logs in again and one holding only a session id
+keeps failing until given a new one.
 
 Objects and fields (all have ``Id``, ``IsDeleted``, ``CreatedDate``,
 ``LastModifiedDate``, ``SystemModstamp``; book column in brackets):
