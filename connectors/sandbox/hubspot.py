@@ -68,9 +68,10 @@ from urllib.parse import unquote
 from connectors.sandbox import hs_errors as err
 from connectors.sandbox import hs_meta as meta
 from connectors.sandbox import hs_objects as objs
+from connectors.sandbox.hs_book import project_book
 from connectors.sandbox.hs_data import Portal
 from connectors.sandbox.hs_limits import RateLimit, RateLimiter
-from connectors.sandbox.hs_schema import OBJECT_TYPES
+from connectors.sandbox.hs_schema import OBJECT_TYPES, TYPE_ALIASES
 from connectors.sandbox.hs_search import SEARCH_CEILING, Searcher
 from connectors.sandbox.hs_wire import BadRequest, resolve_type
 from connectors.sandbox.http import Request, Response
@@ -125,8 +126,6 @@ class HubSpotEmulator:
     def __init__(self, book=None, *, clock: Callable[[], dt.datetime] = _utcnow,
                  rate_limit: RateLimit | None = RateLimit(), tokens: dict[str, Iterable[str]] | None = None,
                  search_ceiling: int = SEARCH_CEILING, portal: Portal | None = None) -> None:
-        from connectors.sandbox.hs_book import project_book
-
         self.clock = clock
         self.portal = portal or (project_book(book) if book is not None else Portal())
         self.searcher = Searcher(self.portal)
@@ -210,9 +209,8 @@ class HubSpotEmulator:
         method, match, _, _, key = route
         type_name = match.groupdict().get("type")
         if type_name:
-            alias = OBJECT_TYPES.get(type_name) or next(
-                (t for t in OBJECT_TYPES.values() if type_name in (t.singular, t.type_id)), None)
-            key = key.replace("{type}", alias.name if alias else type_name)
+            otype = TYPE_ALIASES.get(type_name.lower())
+            key = key.replace("{type}", otype.name if otype else type_name)
         return f"{method} {key}"
 
     def fault_response(self, kind: str, req: Request) -> Response:
