@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sync",
     "health",
     "triggers",
+    "run",
 )
 
 #: Exception types reported as one clear line (plus their exit code).

@@ -135,10 +135,20 @@ def recent_runs(store: Store, limit: int = 20) -> list[dict[str, Any]]:
     ).fetchall()
     out = []
     for run_id, command, started, finished, status, summary in rows:
-        steps = json.loads(summary)["steps"] if summary else []
+        steps = _steps_of(json.loads(summary)) if summary else []
         out.append({
             "run_id": run_id, "command": command, "started_at": started, "finished_at": finished, "status": status,
             "steps": {s["name"]: s["status"] for s in steps},
             "failed": [f"{s['name']}: {s['message']}" for s in steps if s["status"] == "failed"],
         })
     return out
+
+
+def _steps_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Steps of a pipeline run; a sync run's sources shown as steps."""
+    if "steps" in summary:
+        return summary["steps"]
+    return [
+        {"name": name, "status": "ok" if src.get("ok") else "failed", "message": src.get("error") or ""}
+        for name, src in summary.get("sources", {}).items()
+    ]

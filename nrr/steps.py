@@ -1,0 +1,104 @@
+"""The steps of `nrr run`, each a thin call into one library function.
+
+A step returns counts for the run summary; ``_status``/``_message`` in the returned
+dict mark a partial failure (e.g. one source of three failed) without raising.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from nrr.errors import ConfigError
+from nrr.logs import REDACTOR
+from nrr.pipeline import RunState, Step
+
+log = logging.getLogger("nrr.run")
+
+
+def sync_step(state: RunState, *, progress: bool = False) -> dict[str, Any]:
+    """Import the files source (when enabled) and sync the enabled API sources."""
+    from connectors.sync import MODULES, sync_sources
+
+    cfg, counts, failed = state.project.config, {}, []
+    files = cfg.sources.get("files")
+    if getattr(files, "enabled", False):
+        counts["files"] = _import_files(state, Path(files.path))
+    api_sources = [n for n in MODULES if getattr(cfg.sources.get(n), "enabled", False)]
+    if api_sources:
+        report = sync_sources(state.store, cfg.sources, _credentials(state), progress=progress,
+                              sync_settings=cfg.sections.get("sync"), project_dir=state.project.dir)
+        for name, res in report.sources.items():
+            counts[name] = {
+                "ok": res.ok, "calls": res.calls, "retries": res.retries, "seconds": round(res.seconds, 2),
+                "records": {s: st.new + st.updated for s, st in res.streams.items()},
+            }
+            if not res.ok:
+                failed.append(f"{name}: {res.error}")
+                state.failed_sources.add(name)
+    if failed:
+        counts["_status"], counts["_message"] = "failed", "; ".join(failed)
+    return counts
+
+
+def _credentials(state: RunState):
+    def resolve(source: str) -> dict:
+        values = state.project.credentials(source)
+        REDACTOR.add(values.values())
+        return values
+    return resolve
+
+
+def _import_files(state: RunState, path: Path) -> dict[str, int]:
+    from connectors.files import ImportFailed, import_dir
+
+    directory = path if path.is_absolute() else state.project.dir / path
+    try:
+        report = import_dir(state.store, directory, state.project.config.revenue.settings())
+    except ImportFailed:
+        state.failed_sources.add("files")
+        raise
+    return {k: r.new + r.updated for k, r in report.results.items()}
+
+
+def score_step(state: RunState) -> dict[str, Any]:
+    from engine.health import score_and_store
+
+    cfg = state.project.config
+    scores = score_and_store(state.store, cfg.health, state.as_of, revenue_source=cfg.revenue.source)
+    state.outputs["scores"] = scores
+    return {"accounts": len(scores), "bands": {k: int(v) for k, v in scores["band"].value_counts().items()}}
+
+
+def triggers_step(state: RunState) -> dict[str, Any]:
+    from nrr.commands.triggers import project_triggers
+
+    fired = project_triggers(state.project, state.store, state.as_of)
+    kinds = fired["kind"].value_counts() if len(fired) else {}
+    return {"fired": len(fired), **{k: int(v) for k, v in dict(kinds).items()}}
+
+
+def renewals_step(state: RunState) -> dict[str, Any]:
+    from nrr.commands.triggers import project_timeline
+
+    days = state.project.config.run.renewal_days
+    timeline = project_timeline(state.project, state.store, state.as_of, days)
+    state.outputs["renewals"] = timeline
+    rag = timeline.renewals["rag"].value_counts() if len(timeline.renewals) else {}
+    return {"renewals": len(timeline.renewals), **{k: int(v) for k, v in dict(rag).items()}}
+
+
+STEP_FUNCTIONS: dict[str, Step] = {
+    "sync": sync_step,
+    "score": score_step,
+    "triggers": triggers_step,
+    "renewals": renewals_step,
+}
+
+
+def pipeline_steps(names: list[str]) -> list[tuple[str, Step]]:
+    missing = [n for n in names if n not in STEP_FUNCTIONS]
+    if missing:
+        raise ConfigError(f"nrr.toml: run.steps: step {missing[0]!r} is not available in this installation")
+    return [(n, STEP_FUNCTIONS[n]) for n in names]
