@@ -111,3 +111,18 @@ def test_power_users_top_five_percent(tmp_path):
     power = out[out["trigger"] == "power_users"]
     assert list(power["account_id"]) == ["big"]
     assert power.iloc[0]["evidence"]["power_user_cutoff"] == 23.05
+
+
+def test_renewal_triggers_ignore_evergreen_monthly_by_default(tmp_path):
+    from test_triggers_fixtures import contract
+
+    # evergreen from 2026-01-15: next monthly renewal 07-15 = 15 days out; health 65 < 70
+    store = make_store(tmp_path, [account("m")], contracts=[contract("e", "m", "2026-01-15", None, "10")])
+    try:
+        default = evaluate_triggers(inputs(store), scores(m=65.0), None, TriggerSettings(), A)
+        opted = evaluate_triggers(inputs(store), scores(m=65.0), None, TriggerSettings(evergreen_renewals=True), A)
+    finally:
+        store.close()
+    assert "renewal_low_health" not in set(default["trigger"])
+    row = opted[opted["trigger"] == "renewal_low_health"].iloc[0]
+    assert row["evidence"]["days_to_renewal"] == 15 and row["evidence"]["renewal_date"] == "2026-07-15"

@@ -66,11 +66,19 @@ def health_features(scores: pd.DataFrame, history: pd.DataFrame | None, settings
     return out.reset_index()
 
 
-def renewal_features(inputs: TriggerInputs, as_of: dt.date, renewal_settings: RenewalSettings) -> pd.DataFrame:
-    """account_id, renewal_date (the nearest unbooked renewal), days_to_renewal."""
+def renewal_features(inputs: TriggerInputs, as_of: dt.date, renewal_settings: RenewalSettings,
+                     settings: TriggerSettings) -> pd.DataFrame:
+    """account_id, renewal_date (the nearest unbooked renewal), days_to_renewal.
+
+    Evergreen monthly renewals count only when both ``settings.evergreen_renewals`` and
+    the renewal settings' ``include_evergreen`` say so: a monthly account is always
+    within 60 days of a renewal, which would make renewal triggers mere noise.
+    """
     from engine.renewals import renewing_lines  # renewals imports this package's features
 
-    lines = pd.DataFrame() if inputs.contracts is None else renewing_lines(inputs.contracts, as_of, renewal_settings.horizon_days, renewal_settings)
+    rs = renewal_settings.model_copy(
+        update={"include_evergreen": renewal_settings.include_evergreen and settings.evergreen_renewals})
+    lines = pd.DataFrame() if inputs.contracts is None else renewing_lines(inputs.contracts, as_of, rs.horizon_days, rs)
     if lines.empty:
         return pd.DataFrame({"account_id": pd.Series(dtype=str), "renewal_date": pd.Series(dtype="datetime64[ns]"),
                              "days_to_renewal": pd.Series(dtype=float)})
@@ -100,7 +108,7 @@ def _cooling(recent: pd.DataFrame | None, t: TriggerDef, as_of: dt.date) -> set[
 
 
 def _plain(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
         return None
     if isinstance(v, (pd.Timestamp, dt.date)):
         return pd.Timestamp(v).date().isoformat()
@@ -164,11 +172,14 @@ def evaluate_triggers(
 ) -> pd.DataFrame:
     """Triggers fired on ``as_of``: one row per (account, trigger) with evidence.
 
+    Only accounts in ``scores`` are evaluated (the scored, active book: a churned
+    account's silence is not a signal).
+
     ``scores``: account_id, score, band as of the date; ``history``: score snapshots
     (account_id, day, score, band) covering at least the 14 days before; ``recent_events``:
     earlier trigger events (account_id, trigger, day) for the cooldown.
     """
     f = features if features is not None else compute_features(inputs, settings, as_of)
-    f = f.merge(health_features(scores, history, settings, as_of), on="account_id", how="left")
-    f = f.merge(renewal_features(inputs, as_of, renewal_settings or RenewalSettings()), on="account_id", how="left")
+    f = f.merge(health_features(scores, history, settings, as_of), on="account_id", how="inner")
+    f = f.merge(renewal_features(inputs, as_of, renewal_settings or RenewalSettings(), settings), on="account_id", how="left")
     return fire(f, settings, as_of, recent_events)

@@ -33,6 +33,8 @@ band_down              risk       band lower than on the previous snapshot   7
 
 Expansion triggers are suppressed while health is below ``expansion_min_health`` (70):
 "attempting to upsell unhappy customers" is the anti-pattern the notes warn about.
+Renewal triggers look at term contracts only unless ``evergreen_renewals = true``
+(monthly evergreen accounts are always within 60 days of a renewal).
 NPS detractors are 0–6 on the standard NPS scale (the notes' "<6" is read as that).
 
 Override in ``nrr.toml``::
@@ -165,6 +167,7 @@ class TriggerSettings(EngineModel):
     extra: tuple[TriggerDef, ...] = ()
     disabled: tuple[str, ...] = ()
     expansion_min_health: float = 70.0
+    evergreen_renewals: bool = False
     power_user_quantile: float = Field(0.95, gt=0, lt=1)
     power_user_min_population: int = Field(20, ge=1)
     ticket_baseline_days: int = Field(90, gt=0)
