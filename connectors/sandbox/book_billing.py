@@ -158,11 +158,11 @@ def _payments(rng, inv: pd.DataFrame, fail_odds: np.ndarray, today) -> None:
 
 def _subscriptions(rng, accounts: pd.DataFrame, lines: pd.DataFrame, invoices: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     today = np.datetime64(as_of, "ns")
-    g = lines.groupby("subscription_id", sort=True)
-    s = g.agg(_acct=("_acct", "first"), interval=("interval", "first"), currency=("currency", "first"),
-              start_date=("start_date", "min"), last_end=("end_date", "max"),
-              open_end=("end_date", lambda e: e.isna().any()),
-              active=("status", lambda st: (st == "active").any())).reset_index()
+    flags = lines.assign(open_end=lines["end_date"].isna(), active=lines["status"] == "active")
+    s = flags.groupby("subscription_id", sort=True).agg(
+        _acct=("_acct", "first"), interval=("interval", "first"), currency=("currency", "first"),
+        start_date=("start_date", "min"), last_end=("end_date", "max"),
+        open_end=("open_end", "max"), active=("active", "max")).reset_index()
     n = len(s)
     a = s["_acct"].to_numpy()
     seg = accounts["segment"].to_numpy()[a]

@@ -36,6 +36,7 @@ def crm_tables(rng, accounts: pd.DataFrame, lines: pd.DataFrame, churn: pd.DataF
     opps.insert(0, "opportunity_id", opp_ids)
     opps.insert(1, "account_id", accounts["account_id"].to_numpy()[opps["_acct"].to_numpy()])
     _opp_meta(rng, accounts, opps, as_of)
+    _touch_accounts(accounts, opps, as_of)
     reasons = churn[~churn["future"]].merge(
         opps.loc[opps["_churn"] >= 0, ["_churn", "opportunity_id"]], left_index=True, right_on="_churn", how="left")
     reasons = reasons.assign(detail=reasons["reason"].map(cat.LOSS_DETAIL))[["account_id", "day", "reason", "opportunity_id", "detail"]]
@@ -125,7 +126,9 @@ def _won(rng, accounts: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
         "type": pd.Series(change[sel]).map(OPP_TYPE).to_numpy(dtype=object), "stage": "Closed Won", "is_won": True,
         "amount_minor": amount[sel].astype(np.int64), "currency": lines["currency"].to_numpy()[sel],
         "close_date": start - (rng.integers(1, 21, len(sel)) * 86400 * 10**9).astype("timedelta64[ns]"),
-        "contract_start": start, "contract_end": end,
+        "contract_start": start,
+        # monthly deals are evergreen: the CRM does not know when they will end
+        "contract_end": np.where(lines["interval"].to_numpy()[sel] == "year", end, np.datetime64("NaT", "ns")),
         "term_months": np.where(lines["interval"].to_numpy()[sel] == "year", 12, 1),
         "loss_reason": "", "loss_detail": "",
     })
@@ -150,6 +153,15 @@ def _lost(rng, accounts: pd.DataFrame, lines: pd.DataFrame, churn: pd.DataFrame,
     lost["currency"] = accounts["currency"].to_numpy()[lost["_acct"].to_numpy()]
     return lost.assign(_line=-1, stage="Closed Lost", is_won=False, contract_start=pd.NaT, contract_end=pd.NaT,
                        term_months=0, loss_reason=lost["reason"], loss_detail=lost["reason"].map(cat.LOSS_DETAIL)).drop(columns="reason")
+
+
+def _touch_accounts(accounts: pd.DataFrame, opps: pd.DataFrame, as_of: dt.date) -> None:
+    """A won deal updates its account (seats, plan), so ``updated_at`` ≥ the last won close."""
+    won = opps[opps["is_won"]].groupby("_acct")["close_date"].max() + pd.Timedelta(hours=10)
+    last = np.full(len(accounts), np.datetime64("NaT"), "datetime64[ns]")
+    last[won.index.to_numpy()] = np.minimum(won.to_numpy(), np.datetime64(as_of, "ns"))
+    upd = accounts["updated_at"].to_numpy()
+    accounts["updated_at"] = np.where(~np.isnat(last) & (last > upd), last, upd)
 
 
 def _opp_meta(rng, accounts: pd.DataFrame, opps: pd.DataFrame, as_of: dt.date) -> None:
