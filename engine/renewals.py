@@ -154,31 +154,33 @@ def renewal_dates(
     contract_ids, auto_renew, arr (Decimal, reporting currency)."""
     lines = renewing_lines(contracts, as_of, days, settings)
     lines["arr"] = _arr(lines, revenue) if len(lines) else []
-    g = lines.groupby(["account_id", "renewal_date", "term"], sort=True)
-    out = g.agg(
-        term_start=("start_date", "min"),
-        contract_ids=("contract_id", lambda s: tuple(sorted(map(str, s)))),
-        auto_renew=("auto_renew", lambda s: bool(s.fillna(False).astype(bool).all())),
-        arr=("arr", lambda s: sum(s, Decimal(0)).quantize(CENT)),
-    ).reset_index()
+    groups: dict[tuple, list] = {}
+    for r in lines.sort_values("contract_id").itertuples(index=False):
+        g = groups.setdefault((r.account_id, r.renewal_date, r.term), [r.start_date, [], True, Decimal(0)])
+        g[0] = min(g[0], r.start_date)
+        g[1].append(str(r.contract_id))
+        g[2] = g[2] and bool(r.auto_renew) if pd.notna(r.auto_renew) else False
+        g[3] += r.arr
+    out = pd.DataFrame(
+        [(a, rd, term, start, tuple(ids), auto, arr.quantize(CENT)) for (a, rd, term), (start, ids, auto, arr) in groups.items()],
+        columns=["account_id", "renewal_date", "term", "term_start", "contract_ids", "auto_renew", "arr"],
+    )
+    out["renewal_date"] = pd.to_datetime(out["renewal_date"])
+    out["term_start"] = pd.to_datetime(out["term_start"])
     out["days_to_renewal"] = (out["renewal_date"] - pd.Timestamp(as_of)).dt.days.astype("int64")
-    return out
+    return out.sort_values(["account_id", "renewal_date"], ignore_index=True)
 
 
 def milestone_rows(renewals: pd.DataFrame, settings: RenewalSettings, as_of: dt.date) -> pd.DataFrame:
     """One row per applicable milestone with its date and status as of ``as_of``."""
-    rows = []
-    a = pd.Timestamp(as_of)
-    window = pd.Timedelta(days=settings.due_window_days)
-    for r in renewals.itertuples(index=False):
-        for m in settings.milestones:
-            when = r.renewal_date - pd.Timedelta(days=m.days_before)
-            if when < r.term_start:
-                continue
-            status = "upcoming" if when > a else ("due" if a < when + window else "overdue")
-            rows.append((r.account_id, r.renewal_date, m.days_before, when, m.action, m.owner, status))
-    cols = ["account_id", "renewal_date", "days_before", "date", "action", "owner", "status"]
-    out = pd.DataFrame(rows, columns=cols)
+    ms = pd.DataFrame([(m.days_before, m.action, m.owner) for m in settings.milestones],
+                      columns=["days_before", "action", "owner"])
+    r = renewals[["account_id", "renewal_date", "term_start"]].merge(ms, how="cross")
+    r["date"] = r["renewal_date"] - pd.to_timedelta(r["days_before"], unit="D")
+    r = r[r["date"] >= r["term_start"]].copy()
+    a, window = pd.Timestamp(as_of), pd.Timedelta(days=settings.due_window_days)
+    r["status"] = np.where(r["date"] > a, "upcoming", np.where(a < r["date"] + window, "due", "overdue"))
+    out = r[["account_id", "renewal_date", "days_before", "date", "action", "owner", "status"]].reset_index(drop=True)
     for c in ("renewal_date", "date"):
         out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
     return out

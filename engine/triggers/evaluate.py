@@ -122,7 +122,7 @@ def _plain(v: Any) -> Any:
     return v if not pd.isna(v) else None
 
 
-def _evidence(row: pd.Series, t: TriggerDef) -> dict[str, Any]:
+def _evidence(row: dict[str, Any], t: TriggerDef) -> dict[str, Any]:
     ev = {t.metric: _plain(row[t.metric]), "op": t.op, "threshold": _plain(t.threshold)}
     for c in t.conditions:
         ev[c.metric] = _plain(row[c.metric])
@@ -146,7 +146,8 @@ def fire(features: pd.DataFrame, settings: TriggerSettings, as_of: dt.date,
         if t.kind == "expansion":
             m = m & healthy.fillna(False).to_numpy(dtype=bool)
         cooling = _cooling(recent_events, t, as_of)
-        for _, row in features[m].iterrows():
+        cols = ["account_id", t.metric, *(c.metric for c in t.conditions), *(e for e in t.evidence if e in features)]
+        for row in features.loc[m, list(dict.fromkeys(cols))].to_dict("records"):
             if row["account_id"] in cooling:
                 continue
             ev = _evidence(row, t)
