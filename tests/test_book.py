@@ -176,10 +176,13 @@ def _month_end_mrr(c: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
     return pd.Series(mrr[active.to_numpy()], index=c["account_id"][active].to_numpy()).groupby(level=0).sum()
 
 
-def test_ttm_nrr_and_grr_in_realistic_band(big):
+@pytest.mark.parametrize("which", ["book", "big"])
+def test_ttm_nrr_and_grr_in_realistic_band(which, request):
+    """Both the default 300-account book the sandbox serves and a 3,000-account one."""
+    b = request.getfixturevalue(which)
     # T = last month end before as_of (2026-10-31); base = accounts with MRR > 0 at 2025-10-31
-    before = _month_end_mrr(big.contracts, pd.Timestamp("2025-10-31"))
-    after = _month_end_mrr(big.contracts, pd.Timestamp("2026-10-31"))
+    before = _month_end_mrr(b.contracts, pd.Timestamp("2025-10-31"))
+    after = _month_end_mrr(b.contracts, pd.Timestamp("2026-10-31"))
     base = before[before > 0]
     now = after.reindex(base.index).fillna(0)
     nrr = now.sum() / base.sum()
