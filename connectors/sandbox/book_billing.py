@@ -88,26 +88,43 @@ def _charges(lines: pd.DataFrame, today) -> pd.DataFrame:
 
 def _invoices(rng, accounts: pd.DataFrame, lines: pd.DataFrame, profile: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     today = np.datetime64(as_of, "D")
+    inv = _invoice_rows(lines, today)
+    _fees_and_tax(rng, inv, accounts)
+    _payments(rng, inv, _failure_odds(inv, accounts, profile), today)
+    _invoice_ids_and_stamps(rng, inv)
+    cols = ["invoice_id", "number", "account_id", "subscription_id", "stripe_customer_id", "currency",
+            "period_start", "period_end", "issued_at", "due_at", "paid_at", "subscription_minor", "discount_minor",
+            "one_time_minor", "one_time_description", "tax_minor", "total_minor", "status", "attempt_count",
+            "created_at", "updated_at", "_acct"]
+    return inv[cols]
+
+
+def _invoice_rows(lines: pd.DataFrame, today) -> pd.DataFrame:
+    """Charges of one subscription on one day → one invoice; annual invoices are net 30,
+    monthly card payments are due on issue."""
     ch = _charges(lines, today)
-    ch["subscription_id"] = lines["subscription_id"].to_numpy()[ch["line"]]
-    ch["_acct"] = lines["_acct"].to_numpy()[ch["line"]]
-    ch["interval"] = lines["interval"].to_numpy()[ch["line"]]
+    for col in ("subscription_id", "_acct", "interval"):
+        ch[col] = lines[col].to_numpy()[ch["line"]]
     inv = (ch.groupby(["_acct", "subscription_id", "issued"], sort=True)
              .agg(subscription_minor=("sub", "sum"), discount_minor=("disc", "sum"),
                   period_end=("period_end", "max"), interval=("interval", "first"))
              .reset_index().sort_values(["issued", "_acct"], kind="stable").reset_index(drop=True))
-    n = len(inv)
+    issued = inv["issued"].to_numpy()
+    inv["issued_at"] = inv["period_start"] = to_ns(issued)
+    inv["due_at"] = to_ns(issued + np.where(inv["interval"] == "year", 30, 0).astype("timedelta64[D]"))
+    inv["period_end"] = to_ns(inv["period_end"].to_numpy())
+    return inv
+
+
+def _fees_and_tax(rng, inv: pd.DataFrame, accounts: pd.DataFrame) -> None:
+    """Half of mid-market/enterprise first invoices carry an onboarding fee; VAT 20% on
+    EUR/GBP, 8% sales tax for some US accounts. Neither is revenue."""
     a = inv["_acct"].to_numpy()
     seg = accounts["segment"].to_numpy()[a]
     first = ~inv.duplicated("subscription_id").to_numpy()
-    fee = np.where(first & (rng.random(n) < 0.5), pd.Series(seg).map(ONBOARDING_FEE).fillna(0).to_numpy(), 0) * 100
+    fee = np.where(first & (rng.random(len(inv)) < 0.5), pd.Series(seg).map(ONBOARDING_FEE).fillna(0).to_numpy(), 0) * 100
     cur = accounts["currency"].to_numpy()[a]
     rate = pd.Series(cur).map(cat.VAT_PERCENT).to_numpy() + np.where((cur == "USD") & (a % 10 < 3), 8, 0)
-    issued = inv["issued"].to_numpy()
-    inv["issued_at"] = to_ns(issued)
-    inv["due_at"] = to_ns(issued + np.where(inv["interval"] == "year", 30, 0).astype("timedelta64[D]"))
-    inv["period_start"] = to_ns(issued)
-    inv["period_end"] = to_ns(inv["period_end"].to_numpy())
     inv["one_time_minor"] = fee.astype(np.int64)
     inv["one_time_description"] = np.where(fee > 0, "Onboarding and setup", "").astype(object)
     inv["tax_minor"] = ((inv["subscription_minor"] + inv["one_time_minor"]) * rate // 100).astype(np.int64)
@@ -115,18 +132,16 @@ def _invoices(rng, accounts: pd.DataFrame, lines: pd.DataFrame, profile: pd.Data
     inv["currency"] = cur
     inv["account_id"] = accounts["account_id"].to_numpy()[a]
     inv["stripe_customer_id"] = accounts["stripe_customer_id"].to_numpy()[a]
-    _payments(rng, inv, _failure_odds(inv, accounts, profile), today)
-    inv.insert(0, "invoice_id", ids("in_I", np.arange(1, n + 1), 9))
-    inv.insert(1, "number", pd.Series(inv["stripe_customer_id"].str[-6:]).to_numpy(dtype=object) + "-"
-               + (inv.groupby("_acct").cumcount() + 1).astype(str).str.zfill(4).to_numpy(dtype=object))
-    inv["created_at"] = stamps(rng, issued)
+
+
+def _invoice_ids_and_stamps(rng, inv: pd.DataFrame) -> None:
+    """Ids in issue order, per-customer numbers (``000042-0003``), created at issue, updated when paid."""
+    inv.insert(0, "invoice_id", ids("in_I", np.arange(1, len(inv) + 1), 9))
+    seq = (inv.groupby("_acct").cumcount() + 1).astype(str).str.zfill(4).to_numpy(dtype=object)
+    inv.insert(1, "number", inv["stripe_customer_id"].str[-6:].to_numpy(dtype=object) + "-" + seq)
+    inv["created_at"] = stamps(rng, inv["issued"].to_numpy())
     paid_stamp = inv["paid_at"] + pd.Timedelta(hours=9)
     inv["updated_at"] = np.where(inv["paid_at"].notna(), np.maximum(paid_stamp, inv["created_at"]), inv["created_at"])
-    cols = ["invoice_id", "number", "account_id", "subscription_id", "stripe_customer_id", "currency",
-            "period_start", "period_end", "issued_at", "due_at", "paid_at", "subscription_minor", "discount_minor",
-            "one_time_minor", "one_time_description", "tax_minor", "total_minor", "status", "attempt_count",
-            "created_at", "updated_at", "_acct"]
-    return inv[cols]
 
 
 def _failure_odds(inv: pd.DataFrame, accounts: pd.DataFrame, profile: pd.DataFrame) -> np.ndarray:
@@ -157,39 +172,49 @@ def _payments(rng, inv: pd.DataFrame, fail_odds: np.ndarray, today) -> None:
 
 
 def _subscriptions(rng, accounts: pd.DataFrame, lines: pd.DataFrame, invoices: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    today = np.datetime64(as_of, "ns")
-    flags = lines.assign(open_end=lines["end_date"].isna(), active=lines["status"] == "active")
-    s = flags.groupby("subscription_id", sort=True).agg(
-        _acct=("_acct", "first"), interval=("interval", "first"), currency=("currency", "first"),
-        start_date=("start_date", "min"), last_end=("end_date", "max"),
-        open_end=("open_end", "max"), active=("active", "max")).reset_index()
-    n = len(s)
-    a = s["_acct"].to_numpy()
+    """One subscription per paying run; ``past_due`` when its failed invoice is still open."""
+    s = _sub_rollup(lines)
+    n, a = len(s), s["_acct"].to_numpy()
     seg = accounts["segment"].to_numpy()[a]
     trial = np.where(np.isin(seg, ["self-serve", "smb"]) & (rng.random(n) < 0.5), 14, 0)
     start = s["start_date"].to_numpy()
     ended = np.where(s["active"] | s["open_end"], np.datetime64("NaT", "ns"), s["last_end"].to_numpy() + np.timedelta64(1, "D"))
     cancel = ended - (rng.integers(1, 30, n) * 86400 * 10**9).astype("timedelta64[ns]")
-    past_due = set(invoices.loc[invoices["status"].isin(["open"]) & (invoices["attempt_count"] > 1), "subscription_id"])
-    status = np.where(~s["active"], "canceled", np.where(s["subscription_id"].isin(past_due), "past_due", "active"))
-    cur = lines[lines["status"] == "active"].groupby("subscription_id").agg(ps=("start_date", "max"), pe=("end_date", "max"))
-    day = np.datetime64(as_of, "D")
-    start_d = start.astype("datetime64[D]")
-    msince = _months_between(start_d, np.full(n, day))
-    m_ps = _add_months(start_d, np.maximum(msince, 0))
-    ps = np.where(s["interval"] == "month", to_ns(m_ps), s["subscription_id"].map(cur["ps"]).to_numpy())
-    pe = np.where(s["interval"] == "month", to_ns(_add_months(m_ps, np.ones(n, np.int64)) - DAY), s["subscription_id"].map(cur["pe"]).to_numpy())
+    failing = invoices.loc[(invoices["status"] == "open") & (invoices["attempt_count"] > 1), "subscription_id"]
+    status = np.where(~s["active"], "canceled", np.where(s["subscription_id"].isin(failing), "past_due", "active"))
+    ps, pe = _current_period(s, lines, as_of)
     created = stamps(rng, (start - np.where(trial > 0, 14, 0).astype("timedelta64[D]")).astype("datetime64[D]"))
     upd, _, _ = updated_and_deleted(rng, created, as_of, 0.05, 0.0)
+    nat = np.datetime64("NaT", "ns")
     return pd.DataFrame({
         "subscription_id": s["subscription_id"], "account_id": accounts["account_id"].to_numpy()[a],
         "stripe_customer_id": accounts["stripe_customer_id"].to_numpy()[a], "status": status.astype(object),
         "interval": s["interval"], "currency": s["currency"], "start_date": start, "trial_days": trial,
-        "trial_start": np.where(trial > 0, start - np.timedelta64(14, "D"), np.datetime64("NaT", "ns")),
-        "trial_end": np.where(trial > 0, start, np.datetime64("NaT", "ns")),
-        "current_period_start": np.where(s["active"], ps, np.datetime64("NaT", "ns")),
-        "current_period_end": np.where(s["active"], pe, np.datetime64("NaT", "ns")),
+        "trial_start": np.where(trial > 0, start - np.timedelta64(14, "D"), nat),
+        "trial_end": np.where(trial > 0, start, nat),
+        "current_period_start": np.where(s["active"], ps, nat),
+        "current_period_end": np.where(s["active"], pe, nat),
         "canceled_at": cancel, "ended_at": ended, "created_at": created,
-        "updated_at": np.where(~np.isnat(ended) & (ended <= today), np.maximum(upd, ended), upd),
+        "updated_at": np.where(~np.isnat(ended) & (ended <= np.datetime64(as_of, "ns")), np.maximum(upd, ended), upd),
         "_acct": a,
     })
+
+
+def _sub_rollup(lines: pd.DataFrame) -> pd.DataFrame:
+    flags = lines.assign(open_end=lines["end_date"].isna(), active=lines["status"] == "active")
+    return flags.groupby("subscription_id", sort=True).agg(
+        _acct=("_acct", "first"), interval=("interval", "first"), currency=("currency", "first"),
+        start_date=("start_date", "min"), last_end=("end_date", "max"),
+        open_end=("open_end", "max"), active=("active", "max")).reset_index()
+
+
+def _current_period(s: pd.DataFrame, lines: pd.DataFrame, as_of: dt.date):
+    """Monthly: the month (on the anchor day) containing as_of; annual: the active term."""
+    n = len(s)
+    start_d = s["start_date"].to_numpy().astype("datetime64[D]")
+    m_ps = _add_months(start_d, np.maximum(_months_between(start_d, np.full(n, np.datetime64(as_of, "D"))), 0))
+    term = lines[lines["status"] == "active"].groupby("subscription_id").agg(ps=("start_date", "max"), pe=("end_date", "max"))
+    monthly = (s["interval"] == "month").to_numpy()
+    ps = np.where(monthly, to_ns(m_ps), s["subscription_id"].map(term["ps"]).to_numpy())
+    pe = np.where(monthly, to_ns(_add_months(m_ps, np.ones(n, np.int64)) - DAY), s["subscription_id"].map(term["pe"]).to_numpy())
+    return ps, pe

@@ -25,30 +25,46 @@ DISCOUNT_PERCENTS = np.array([10, 15, 20, 25])
 def contract_lines(rng, hist: History, accounts: pd.DataFrame, d: dict, starts: np.ndarray, as_of: dt.date):
     """Return ``(contracts, churn_events, profile)`` and fill accounts' derived columns."""
     today = np.datetime64(as_of, "D")
+    lines = _lines_frame(rng, _dated(hist, d, starts, today), accounts, d)
+    churn = _churn_events(hist, d, starts, accounts, today)
+    lines["status"] = _line_status(lines, churn, today)
+    _line_stamps(rng, lines, as_of)
+    _account_state(accounts, lines, churn, d, today)
+    return lines, churn, _profile(accounts, d, churn, today)
+
+
+def _dated(hist: History, d: dict, starts: np.ndarray, today) -> dict[str, np.ndarray]:
+    """Month indices → calendar days on each account's anchor day; drop lines starting
+    after as_of; a monthly line still running at as_of is evergreen (end NaT)."""
     acct = hist.line_acct
     anchor = d["anchor"][acct]
     start = event_dates(starts, hist.line_start, anchor)
-    end_excl = np.where(hist.line_end >= 0, event_dates(starts, np.maximum(hist.line_end, 0), anchor), np.datetime64("NaT", "D"))
+    closed = hist.line_end >= 0
+    end = np.where(closed, event_dates(starts, np.maximum(hist.line_end, 0), anchor), np.datetime64("NaT", "D")) - DAY
     keep = start <= today
-    acct, anchor, start, end_excl = acct[keep], anchor[keep], start[keep], end_excl[keep]
-    qty, change, run = hist.line_qty[keep], hist.line_change[keep], hist.line_run[keep]
-    annual = d["annual"][acct]
-    end = end_excl - DAY
-    end = np.where(~annual & (end >= today), np.datetime64("NaT", "D"), end)
+    out = {"acct": acct, "start": start, "end": end, "qty": hist.line_qty, "change": hist.line_change, "run": hist.line_run}
+    out = {k: v[keep] for k, v in out.items()}
+    out["annual"] = d["annual"][out["acct"]]
+    out["end"] = np.where(~out["annual"] & (out["end"] >= today), np.datetime64("NaT", "D"), out["end"])
+    return out
 
+
+def _lines_frame(rng, x: dict[str, np.ndarray], accounts: pd.DataFrame, d: dict) -> pd.DataFrame:
+    """Priced lines, ordered by account then start, with ids ``CTR-0000001``…"""
+    acct, annual, qty = x["acct"], x["annual"], x["qty"]
     seg = d["seg"][acct]
     plans = cat.PLANS
+    plan = np.asarray(plans["plan"], dtype=object)[seg]
     monthly_eq = np.where(annual, plans["annual_equivalent"].to_numpy()[seg], plans["monthly_price"].to_numpy()[seg])
-    disc, disc_end = _discounts(rng, change, annual, seg, start)
-    order = np.lexsort((start, acct))
+    disc, disc_end = _discounts(rng, x["change"], annual, seg, x["start"])
     lines = pd.DataFrame({
         "account_id": accounts["account_id"].to_numpy()[acct],
-        "subscription_id": _sub_ids(acct, run),
-        "product": "Platform " + np.asarray(plans["plan"], dtype=object)[seg],
-        "plan": np.asarray(plans["plan"], dtype=object)[seg],
-        "change": CHANGES.astype(object)[change],
-        "start_date": to_ns(start),
-        "end_date": to_ns(end),
+        "subscription_id": _sub_ids(acct, x["run"]),
+        "product": "Platform " + plan,
+        "plan": plan,
+        "change": CHANGES.astype(object)[x["change"]],
+        "start_date": to_ns(x["start"]),
+        "end_date": to_ns(x["end"]),
         "interval": np.where(annual, "year", "month").astype(object),
         "unit_amount_minor": (monthly_eq * 100 * np.where(annual, 12, 1)).astype(np.int64),
         "quantity": qty.astype(np.int64),
@@ -59,14 +75,9 @@ def contract_lines(rng, hist: History, accounts: pd.DataFrame, d: dict, starts: 
         "currency": accounts["currency"].to_numpy()[acct],
         "auto_renew": np.where(annual, rng.random(len(acct)) < 0.7, True),
         "_acct": acct,
-    }).iloc[order].reset_index(drop=True)
+    }).iloc[np.lexsort((x["start"], acct))].reset_index(drop=True)
     lines.insert(0, "contract_id", ids("CTR-", np.arange(1, len(lines) + 1), 7))
-    churn = _churn_events(hist, d, starts, accounts, today)
-    lines["status"] = _line_status(lines, churn, today)
-    _line_stamps(rng, lines, as_of)
-    _account_state(accounts, lines, churn, d, today)
-    profile = _profile(accounts, d, churn, today)
-    return lines, churn, profile
+    return lines
 
 
 def _sub_ids(acct: np.ndarray, run: np.ndarray) -> np.ndarray:
