@@ -44,34 +44,41 @@ def crm_tables(rng, accounts: pd.DataFrame, lines: pd.DataFrame, churn: pd.DataF
 
 
 def _contacts(rng, accounts: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Contacts grouped by account: the first is the champion, the second the sponsor
+    (not for self-serve), the rest users; ``user_id`` ``ACC-000001-U001`` links usage."""
     seg = pd.Series(accounts["segment"]).map({s: i for i, s in enumerate(cat.SEGMENT_SHARE)}).to_numpy()
     count = cat.PLANS["contacts"].to_numpy()[seg] + rng.poisson(1.0, len(accounts))
     a = np.repeat(np.arange(len(accounts)), count)
     k = np.arange(len(a)) - np.repeat(np.cumsum(count) - count, count)
+    people = _people(rng, a, k, seg, accounts)
+    n = len(a)
+    since = accounts["customer_since"].to_numpy()[a]
+    since = np.where(np.isnat(since), np.datetime64(as_of, "ns"), since)
+    joined = (since - (rng.integers(0, 60, n) * 86400 * 10**9).astype("timedelta64[ns]")).astype("datetime64[D]")
+    created = np.minimum(stamps(rng, joined + (k * 40).astype("timedelta64[D]")), np.datetime64(as_of, "ns"))
+    upd, gone, del_at = updated_and_deleted(rng, created, as_of, 0.04, 0.005)
+    return pd.DataFrame({
+        "contact_id": ids("CON-", np.arange(1, n + 1), 7),
+        "account_id": accounts["account_id"].to_numpy()[a],
+        "user_id": accounts["account_id"].to_numpy()[a] + "-U" + pd.Series(k + 1).astype(str).str.zfill(3).to_numpy(dtype=object),
+        **people,
+        "phone": "+1-555-" + pd.Series(rng.integers(0, 10**7, n)).astype(str).str.zfill(7).to_numpy(dtype=object),
+        "created_at": created, "updated_at": upd, "deleted": gone, "deleted_at": del_at,
+    })
+
+
+def _people(rng, a: np.ndarray, k: np.ndarray, seg: np.ndarray, accounts: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Names, role-appropriate titles and ``first.last@domain`` emails (unique per account)."""
     n = len(a)
     first, last = pick(rng, cat.FIRST_NAMES, n), pick(rng, cat.LAST_NAMES, n)
     role = np.where(k == 0, "champion", np.where((k == 1) & (seg[a] > 0), "sponsor", "user")).astype(object)
     title = np.where(role == "champion", pick(rng, cat.TITLES_CHAMPION, n),
                      np.where(role == "sponsor", pick(rng, cat.TITLES_SPONSOR, n), pick(rng, cat.TITLES_USER, n)))
     local = pd.Series(first + "." + last).str.lower().str.replace("ü", "ue").to_numpy(dtype=object)
-    local = np.where(pd.Series(local + accounts["account_id"].to_numpy()[a]).duplicated().to_numpy(),
-                     local + pd.Series(k).astype(str).to_numpy(dtype=object), local)
-    since = accounts["customer_since"].to_numpy()[a]
-    since = np.where(np.isnat(since), np.datetime64(as_of, "ns"), since)
-    created = stamps(rng, (since - (rng.integers(0, 60, n) * 86400 * 10**9).astype("timedelta64[ns]")).astype("datetime64[D]")
-                     + (k * 40).astype("timedelta64[D]"))
-    created = np.minimum(created, np.datetime64(as_of, "ns"))
-    upd, gone, del_at = updated_and_deleted(rng, created, as_of, 0.04, 0.005)
-    return pd.DataFrame({
-        "contact_id": ids("CON-", np.arange(1, n + 1), 7),
-        "account_id": accounts["account_id"].to_numpy()[a],
-        "user_id": accounts["account_id"].to_numpy()[a] + "-U" + pd.Series(k + 1).astype(str).str.zfill(3).to_numpy(dtype=object),
-        "first_name": first, "last_name": last,
-        "email": local + "@" + accounts["domain"].to_numpy()[a],
-        "title": title, "role": role,
-        "phone": "+1-555-" + pd.Series(rng.integers(0, 10**7, n)).astype(str).str.zfill(7).to_numpy(dtype=object),
-        "created_at": created, "updated_at": upd, "deleted": gone, "deleted_at": del_at,
-    })
+    dup = pd.Series(local + accounts["account_id"].to_numpy()[a]).duplicated().to_numpy()
+    local = np.where(dup, local + pd.Series(k).astype(str).to_numpy(dtype=object), local)
+    return {"first_name": first, "last_name": last, "email": local + "@" + accounts["domain"].to_numpy()[a],
+            "title": title, "role": role}
 
 
 def _account_links(rng, accounts: pd.DataFrame, contacts: pd.DataFrame, as_of: dt.date) -> None:

@@ -17,21 +17,23 @@ from connectors.sandbox import book_catalog as cat
 from connectors.sandbox.book_util import ids, pick, stamps, to_ns, updated_and_deleted
 
 PRE_CHURN_DAYS = 120
+#: (subject, category) per tone
 SUBJECTS = {
-    "frustrated": np.array([
-        "Dashboards still broken after last week's fix", "Export keeps timing out again",
-        "We are being billed for seats we don't use", "Data sync has been wrong for days",
-        "Nobody replied to our escalation", "Reports show different numbers than our CRM",
-    ], dtype=object),
-    "neutral": np.array([
-        "Question about invoice", "Add a new user to our workspace", "SSO configuration",
-        "Change billing contact", "Alert emails going to spam", "Export format question",
-    ], dtype=object),
-    "curious": np.array([
-        "Can we automate the weekly forecast?", "Is there an API for custom reports?",
-        "How do other teams use alerts?", "Interested in the forecasting add-on",
-        "Best practice for onboarding a new team", "Can we connect a second CRM?",
-    ], dtype=object),
+    "frustrated": [
+        ("Dashboards still broken after last week's fix", "bug"), ("Export keeps timing out again", "bug"),
+        ("We are being billed for seats we don't use", "billing"), ("Data sync has been wrong for days", "outage"),
+        ("Nobody replied to our escalation", "bug"), ("Reports show different numbers than our CRM", "bug"),
+    ],
+    "neutral": [
+        ("Question about invoice", "billing"), ("Add a new user to our workspace", "how-to"),
+        ("SSO configuration", "how-to"), ("Change billing contact", "billing"),
+        ("Alert emails going to spam", "bug"), ("Export format question", "how-to"),
+    ],
+    "curious": [
+        ("Can we automate the weekly forecast?", "feature-request"), ("Is there an API for custom reports?", "how-to"),
+        ("How do other teams use alerts?", "how-to"), ("Interested in the forecasting add-on", "feature-request"),
+        ("Best practice for onboarding a new team", "how-to"), ("Can we connect a second CRM?", "feature-request"),
+    ],
 }
 BODIES = {
     "frustrated": np.array([
@@ -85,19 +87,36 @@ def _tone(rng, when: np.ndarray, churn_day: np.ndarray, health: np.ndarray) -> n
 
 
 def _tickets(rng, accounts, contacts, profile, start, end, churn_day, as_of) -> pd.DataFrame:
+    a, created = _ticket_times(rng, profile, start, end, churn_day, as_of)
+    tone = _tone(rng, created, churn_day[a], profile["health"].to_numpy()[a])
+    df = pd.DataFrame({"account_id": accounts["account_id"].to_numpy()[a],
+                       "contact_id": _contact_for(rng, contacts, a, accounts), "created_at": created})
+    df = df.assign(**_ticket_fields(rng, tone, created, as_of))
+    df.insert(0, "ticket_id", "")
+    df = df.iloc[np.argsort(created, kind="stable")].reset_index(drop=True)
+    df["ticket_id"] = ids("TKT-", np.arange(1, len(df) + 1), 7)
+    return df
+
+
+def _ticket_times(rng, profile, start, end, churn_day, as_of):
+    """Poisson count per customer-year (more for weak health) plus ~2 around a churn;
+    half of an account's tickets fall in its last 120 days when it churns."""
     seg, health = profile["seg"].to_numpy(), profile["health"].to_numpy()
     years = np.maximum(0, (end - start) / np.timedelta64(365, "D"))
     pre = ~np.isnat(churn_day)
-    count = rng.poisson(cat.PLANS["ticket_rate"].to_numpy()[seg] * years * np.exp(-0.3 * health)) + np.where(pre, rng.poisson(2, len(seg)), 0)
-    a = np.repeat(np.arange(len(accounts)), count)
-    n = len(a)
-    late = np.repeat(pre, count) & (rng.random(n) < 0.5)   # pre-churn tickets cluster in the last 120 days
+    rate = cat.PLANS["ticket_rate"].to_numpy()[seg] * years * np.exp(-0.3 * health)
+    count = rng.poisson(rate) + np.where(pre, rng.poisson(2, len(seg)), 0)
+    a = np.repeat(np.arange(len(seg)), count)
+    late = np.repeat(pre, count) & (rng.random(len(a)) < 0.5)
     lo = np.where(late, np.maximum(start[a], end[a] - np.timedelta64(PRE_CHURN_DAYS, "D")), start[a])
-    created = lo + ((end[a] - lo) * rng.random(n)).astype("timedelta64[ns]")
-    created = stamps(rng, created.astype("datetime64[D]"))
-    created = np.minimum(created, np.datetime64(as_of, "ns") + np.timedelta64(17, "h"))
-    tone = _tone(rng, created, churn_day[a], health[a])
-    subject, body = _texts(rng, tone)
+    day = (lo + ((end[a] - lo) * rng.random(len(a))).astype("timedelta64[ns]")).astype("datetime64[D]")
+    return a, np.minimum(stamps(rng, day), np.datetime64(as_of, "ns") + np.timedelta64(17, "h"))
+
+
+def _ticket_fields(rng, tone: np.ndarray, created: np.ndarray, as_of: dt.date) -> dict[str, np.ndarray]:
+    """Subject/category/body by tone; frustrated tickets run hotter and rate lower."""
+    n = len(tone)
+    subject, category, body = _texts(rng, tone)
     priority = np.where(tone == "frustrated", pick(rng, np.array(["high", "urgent", "normal"]), n),
                         pick(rng, np.array(["low", "normal", "normal", "high"]), n))
     hours = rng.exponential(np.where(priority == "urgent", 8, 40), n)
@@ -105,30 +124,24 @@ def _tickets(rng, accounts, contacts, profile, start, end, churn_day, as_of) -> 
     open_ = closed > np.datetime64(as_of, "ns") + np.timedelta64(18, "h")
     csat = np.where(tone == "frustrated", rng.integers(1, 4, n), rng.integers(3, 6, n)).astype(float)
     csat[open_ | (rng.random(n) < 0.4)] = np.nan
-    category = np.where(tone == "curious", pick(rng, np.array(["how-to", "feature-request"]), n),
-                        pick(rng, np.array(["bug", "billing", "how-to", "outage"]), n))
     upd, gone, del_at = updated_and_deleted(rng, np.where(open_, created, closed), as_of, 0.03, 0.003)
-    order = np.argsort(created, kind="stable")
-    df = pd.DataFrame({
-        "account_id": accounts["account_id"].to_numpy()[a], "contact_id": _contact_for(rng, contacts, a, accounts),
-        "created_at": created, "closed_at": np.where(open_, np.datetime64("NaT", "ns"), closed),
-        "priority": priority.astype(object),
+    return {
+        "closed_at": np.where(open_, np.datetime64("NaT", "ns"), closed), "priority": priority.astype(object),
         "status": np.where(open_, pick(rng, np.array(["open", "pending"]), n), "closed").astype(object),
-        "category": category.astype(object), "subject": subject, "body": body, "tone": tone, "csat": csat,
+        "category": category, "subject": subject, "body": body, "tone": tone, "csat": csat,
         "updated_at": upd, "deleted": gone, "deleted_at": del_at,
-    }).iloc[order].reset_index(drop=True)
-    df.insert(0, "ticket_id", ids("TKT-", np.arange(1, n + 1), 7))
-    return df
+    }
 
 
 def _texts(rng, tone: np.ndarray):
-    subject = np.empty(len(tone), dtype=object)
-    body = np.empty(len(tone), dtype=object)
-    for t in SUBJECTS:
+    subject, category, body = (np.empty(len(tone), dtype=object) for _ in range(3))
+    for t, options in SUBJECTS.items():
         m = tone == t
-        subject[m] = pick(rng, SUBJECTS[t], int(m.sum()))
+        k = rng.integers(0, len(options), int(m.sum()))
+        subject[m] = np.array([o[0] for o in options], dtype=object)[k]
+        category[m] = np.array([o[1] for o in options], dtype=object)[k]
         body[m] = pick(rng, BODIES[t], int(m.sum()))
-    return subject, body
+    return subject, category, body
 
 
 def _contact_for(rng, contacts: pd.DataFrame, a: np.ndarray, accounts: pd.DataFrame) -> np.ndarray:
