@@ -175,7 +175,7 @@ def classify(
     msg = vendor_message(body) or f"{what} failed"
     wait = retry_after_seconds(headers, now)
     should_retry = {k.lower(): v for k, v in headers.items()}.get("stripe-should-retry")
-    if codes & _QUOTA_CODES:
+    if codes & _QUOTA_CODES or (status == 429 and should_retry == "false"):  # throttled, and told not to retry
         resume = now + dt.timedelta(seconds=wait) if wait else next_utc_midnight(now)
         return QuotaExhausted(source, f"daily API limit reached during {what}: {msg}", status=status, resume_at=resume)
     if codes & _SESSION_CODES:
@@ -185,9 +185,10 @@ def classify(
                           fix=f"Check the [{source}] entry in credentials.toml")
     if codes & _FIELD_CODES:
         return MissingField(source, f"{what}: {msg}", status=status,
-                            fix=f"Fix the field mapping under [sources.{source}] in nrr.toml or grant read access to the field")
+                            fix=f"Fix the field mapping under [sources.{source}.fields] in nrr.toml or grant read access to the field")
     if should_retry == "true":
-        return TransientError(source, f"{what}: {msg}", status=status, retry_after=wait)
+        cls = RateLimited if status == 429 else TransientError
+        return cls(source, f"{what}: {msg}", status=status, retry_after=wait)
     if should_retry == "false" and status < 500:
         return InvalidRequest(source, f"{what}: {msg}", status=status)
     cls = STATUS_ACTIONS.get(status, TransientError if status >= 500 else InvalidRequest)

@@ -57,7 +57,7 @@ ARCHIVED_PAGE = 100
 
 def translate(exc: BaseException, what: str) -> ConnectorError | None:
     """Every hubspot-api-client module raises its own ``ApiException`` (status, headers, body)."""
-    if type(exc).__name__ == "ApiException":
+    if any(cls.__name__ == "ApiException" for cls in type(exc).__mro__):  # incl. Unauthorized/NotFound/...
         status = getattr(exc, "status", 0) or 0
         if status == 0:
             return TransientError(SOURCE, f"connection failed during {what}")

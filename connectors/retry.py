@@ -126,8 +126,8 @@ class Guard:
         try:
             return retrying(attempt)
         except SessionExpired as exc:
-            why = "rejected again after logging in" if state["reauthed"] else "expired and cannot be renewed"
-            raise AuthFailed(self.source, f"session {why} during {what}", status=exc.status,
+            why = "session rejected again after logging in" if state["reauthed"] else "credentials rejected"
+            raise AuthFailed(self.source, f"{why} during {what}", status=exc.status,
                              fix=f"Check the [{self.source}] entry in credentials.toml") from None
         except TransientError as exc:
             if (exc.retry_after or 0) > self.policy.max_vendor_wait:

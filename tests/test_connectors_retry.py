@@ -19,6 +19,8 @@ NOW = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.timezone.utc)
 @pytest.mark.parametrize("status,headers,body,expected", [
     (429, {"Retry-After": "7"}, {"status": "error", "policyName": "TEN_SECONDLY_ROLLING"}, RateLimited),
     (429, {}, {"status": "error", "errorType": "RATE_LIMIT", "policyName": "DAILY"}, QuotaExhausted),
+    (429, {"Stripe-Should-Retry": "false"}, {"error": {"type": "rate_limit_error"}}, QuotaExhausted),
+    (429, {"Stripe-Should-Retry": "true"}, {"error": {"type": "rate_limit_error"}}, RateLimited),
     (403, {}, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}], QuotaExhausted),
     (401, {}, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}], SessionExpired),
     (401, {}, {"status": "error", "category": "INVALID_AUTHENTICATION"}, AuthFailed),
@@ -105,7 +107,7 @@ def test_session_expiry_re_authenticates_once():
 
 def test_session_expiry_without_a_way_to_log_in_is_an_auth_failure():
     g, _ = guard()
-    with pytest.raises(AuthFailed, match="cannot be renewed"):
+    with pytest.raises(AuthFailed, match="credentials rejected"):
         g.call("query", Script(SessionExpired("x", "expired")))
 
 
