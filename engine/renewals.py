@@ -201,7 +201,10 @@ def _flags(open_triggers: pd.DataFrame, severities: tuple[str, ...]) -> pd.Serie
     if open_triggers is None or open_triggers.empty:
         return pd.Series(dtype=object)
     risk = open_triggers[(open_triggers["kind"] == "risk") & open_triggers["severity"].isin(severities)]
-    return risk.groupby("account_id")["trigger"].agg(lambda s: tuple(sorted(set(s))))
+    flags: dict[str, set] = {}
+    for acc, trig in zip(risk["account_id"], risk["trigger"]):
+        flags.setdefault(acc, set()).add(trig)
+    return pd.Series({a: tuple(sorted(t)) for a, t in flags.items()}, dtype=object)
 
 
 def classify_rag(renewals: pd.DataFrame, features: pd.DataFrame, open_triggers: pd.DataFrame,
@@ -256,7 +259,8 @@ def outlook(renewals: pd.DataFrame, windows: tuple[int, ...], days: int) -> pd.D
 def _date_columns(df: pd.DataFrame, cols: tuple[str, ...]) -> pd.DataFrame:
     for c in cols:
         if c in df:
-            df[c] = [None if pd.isna(v) else pd.Timestamp(v).date() for v in df[c]]
+            d = pd.to_datetime(df[c])
+            df[c] = pd.Series(d.dt.date, index=df.index, dtype=object).where(d.notna(), None)
     return df
 
 

@@ -108,13 +108,17 @@ def _cooling(recent: pd.DataFrame | None, t: TriggerDef, as_of: dt.date) -> set[
 
 
 def _plain(v: Any) -> Any:
-    if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
+    """A JSON-ready scalar: floats rounded to 4 places (integral ones as int), dates ISO."""
+    if isinstance(v, float):  # numpy float64 is a float subclass
+        if math.isnan(v):
+            return None
+        return int(v) if v.is_integer() else round(float(v), 4)
+    if v is None or v is pd.NaT:
         return None
     if isinstance(v, (pd.Timestamp, dt.date)):
         return pd.Timestamp(v).date().isoformat()
-    if isinstance(v, (np.floating, float)):
-        v = float(v)
-        return int(v) if v.is_integer() else round(v, 4)
+    if isinstance(v, np.floating):
+        return _plain(float(v))
     if isinstance(v, np.integer):
         return int(v)
     if isinstance(v, Decimal):
