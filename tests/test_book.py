@@ -318,3 +318,16 @@ def test_no_usage_outside_contracted_service(book, usage):
     inside = (joined["day"] >= joined["start_date"]) & (joined["end_date"].isna() | (joined["day"] <= joined["end_date"]))
     covered = joined[inside].drop_duplicates(["account_id", "day"])
     assert len(covered) == len(u)
+
+
+def test_accounts_heading_for_churn_already_decline(book, usage):
+    """Active accounts the simulation churns within 60 days after as_of are already
+    fading: fewer usage rows in the last 30 days than in days 150–120 before as_of."""
+    today = pd.Timestamp(AS_OF)
+    prof = book.profile.merge(book.accounts[["account_id", "status"]], on="account_id")
+    at_risk = prof[(prof["status"] == "active") & (prof["future_churn"] <= today + pd.Timedelta(days=60))]
+    assert len(at_risk) >= 3
+    u = usage[usage["account_id"].isin(at_risk["account_id"])].assign(day=lambda f: pd.to_datetime(f["day"]))
+    recent = (u["day"] > today - pd.Timedelta(days=30)).sum()
+    earlier = ((u["day"] > today - pd.Timedelta(days=150)) & (u["day"] <= today - pd.Timedelta(days=120))).sum()
+    assert recent < 0.75 * earlier

@@ -8,7 +8,8 @@ facts as the engine's canonical records (``engine/records.py``).
 
 Conventions
 -----------
-* Deterministic: the same ``(accounts, seed, as_of)`` gives identical tables.
+* Deterministic: the same ``(accounts, seed, as_of)`` gives identical tables (all three
+  feed the random stream, so a 400-account book is not a superset of a 300-account one).
 * **Money is integer minor units** (cents/pence) in ``int64`` columns whose names end
   in ``_minor``. Prices are chosen so every monthly figure is a whole number of minor
   units, hence sums balance exactly. ``canonical()`` converts to ``Decimal``.
@@ -99,6 +100,10 @@ churn_reasons — one per churn event
     account_id str; day date (first day without service); reason str (a
     ``CHURN_REASON_CATEGORIES`` value); opportunity_id str (the lost renewal);
     detail str.
+profile — latent per-account traits, not a vendor table (usage generation reads it)
+    account_id str; health float (standard normal; low → churn, high → expansion);
+    seg int (index into SEGMENTS); future_churn date (churn the simulation has after
+    as_of, NaT none — such accounts already show declining usage and frustrated tickets).
 usage (not stored; ``book.usage(days)`` / ``book.write_usage(path)``)
     account_id str; user_id str; day date; feature str; quantity float; team str.
 """
