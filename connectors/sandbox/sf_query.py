@@ -16,7 +16,7 @@ import itertools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from connectors.sandbox import soql
 from connectors.sandbox.sf_schema import Field, KEY_PREFIXES, encode, salesforce_id

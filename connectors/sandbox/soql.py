@@ -12,13 +12,11 @@ Supported::
             | 2026-01-31T00:00:00Z (or .000+0000, +01:00) | TODAY | YESTERDAY
             | LAST_N_DAYS:n | NEXT_N_DAYS:n
 
-Semantics follow Salesforce where it matters to clients: keywords and field
-names are case-insensitive (results use the canonical field name); ``=`` and
-``LIKE`` on text ignore case; ``!=`` is true for null values; ids match in
-15- or 18-char form; a datetime field must be compared with a datetime literal
-(or a date keyword such as ``TODAY``, which means the whole UTC day); relation
-paths such as ``Account.Name`` follow a reference field (``AccountId``).
-Errors raise :class:`SoqlError` carrying Salesforce's ``errorCode``.
+Keywords and field names are case-insensitive (results use the canonical
+field name); relation paths such as ``Account.Name`` or ``Champion__r.Email``
+follow a reference field.  What literals mean and how values compare is in
+``sf_soql_values.py``.  Errors raise :class:`SoqlError` carrying Salesforce's
+``errorCode``.
 """
 
 from __future__ import annotations
@@ -28,7 +26,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from connectors.sandbox.sf_schema import Field, normalise_id, parse_datetime
+from connectors.sandbox.sf_schema import Field
+from connectors.sandbox.sf_soql_values import (  # noqa: F401 - re-exported
+    SoqlError,
+    check_type,
+    compare,
+    like,
+    literal_value,
+    sort_records,
+)
 
 Record = dict[str, Any]
 Resolve = Callable[[Record, tuple[str, ...]], Any]
@@ -42,22 +48,6 @@ _TOKEN = re.compile(r"""\s*(?:
   | (?P<punct>[(),])
   | (?P<word>[A-Za-z_][A-Za-z0-9_.:]*)
 )""", re.VERBOSE)
-
-
-class SoqlError(ValueError):
-    """A query Salesforce would reject; ``code`` is the REST ``errorCode``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass
-class DateRange:
-    """A date keyword: every moment from ``start`` to ``end`` (inclusive days)."""
-
-    start: dt.date
-    end: dt.date
 
 
 @dataclass
@@ -205,18 +195,18 @@ class _Parser:
         fld = self.field_of(obj, path)
         getter = self.getter(path)
         if self.keyword("LIKE"):
-            pattern = _like(self.literal(fld))
+            pattern = like(self.literal(fld))
             return lambda r: isinstance(getter(r), str) and bool(pattern.match(getter(r)))
         negate = self.keyword("NOT")
         if self.keyword("IN"):
             values = self.literal_list(fld)
-            test = lambda r: any(_compare(getter(r), "=", v) for v in values)  # noqa: E731
+            test = lambda r: any(compare(getter(r), "=", v) for v in values)  # noqa: E731
             return (lambda r: not test(r)) if negate else test
         if negate:
             raise SoqlError("MALFORMED_QUERY", "NOT must be followed by IN here")
         op = self.expect("op")
         value = self.literal(fld)
-        return lambda r: _compare(getter(r), op, value)
+        return lambda r: compare(getter(r), op, value)
 
     def getter(self, path: tuple[str, ...]) -> Callable[[Record], Any]:
         if len(path) == 1:
@@ -237,8 +227,8 @@ class _Parser:
         if tok is None:
             raise SoqlError("MALFORMED_QUERY", "unexpected end of query")
         self.pos += 1
-        value = _literal_value(tok, self.today)
-        return _check_type(fld, value)
+        value = literal_value(tok, self.today)
+        return check_type(fld, value)
 
     def order_list(self, obj: str) -> list[tuple[tuple[str, ...], bool, bool]]:
         items = []
@@ -268,108 +258,8 @@ def _no_column(name: str, obj: str) -> SoqlError:
                      "to use a custom field, be sure to append the '__c' after the custom field name.")
 
 
-def _literal_value(tok: tuple[str, str], today: dt.date) -> Any:
-    kind, text = tok
-    if kind == "str":
-        return re.sub(r"\\(.)", r"\1", text[1:-1])
-    if kind == "dtm":
-        return parse_datetime(text)
-    if kind == "date":
-        return dt.date.fromisoformat(text)
-    if kind == "num":
-        return float(text) if "." in text else int(text)
-    if kind == "word":
-        return _word_literal(text, today)
-    raise SoqlError("MALFORMED_QUERY", f"expected a value but found {text!r}")
-
-
-def _word_literal(text: str, today: dt.date) -> Any:
-    upper = text.upper()
-    fixed = {"TRUE": True, "FALSE": False, "NULL": None}
-    if upper in fixed:
-        return fixed[upper]
-    if upper == "TODAY":
-        return DateRange(today, today)
-    if upper == "YESTERDAY":
-        return DateRange(today - dt.timedelta(days=1), today - dt.timedelta(days=1))
-    match = re.fullmatch(r"(LAST|NEXT)_N_DAYS:(\d+)", upper)
-    if match:
-        n = int(match.group(2))
-        if match.group(1) == "LAST":
-            return DateRange(today - dt.timedelta(days=n), today)
-        return DateRange(today, today + dt.timedelta(days=n))
-    raise SoqlError("MALFORMED_QUERY", f"unexpected token: {text!r}")
-
-
-def _check_type(fld: Field, value: Any) -> Any:
-    if value is None or isinstance(value, DateRange):
-        return value
-    kind = fld.type
-    ok = {
-        "datetime": isinstance(value, dt.datetime),
-        "date": isinstance(value, dt.date) and not isinstance(value, dt.datetime),
-        "boolean": isinstance(value, bool),
-    }.get(kind)
-    if kind in ("double", "currency", "percent", "int"):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok is None:
-        ok = isinstance(value, str)
-        if ok and kind in ("id", "reference"):
-            value = normalise_id(value)
-    if not ok:
-        raise SoqlError("INVALID_FIELD", f"value of filter criterion for field '{fld.name}' must be of "
-                        f"type {kind} and should not be enclosed in quotes" if kind != "string"
-                        else f"value of filter criterion for field '{fld.name}' must be a quoted string")
-    return value
-
-
-def _like(pattern: str) -> re.Pattern[str]:
-    body = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.compile(f"^{body}$", re.IGNORECASE | re.DOTALL)
-
-
-def _compare(actual: Any, op: str, expected: Any) -> bool:
-    if isinstance(expected, DateRange):
-        return _compare_range(actual, op, expected)
-    if op in ("!=", "<>"):
-        return not _compare(actual, "=", expected)
-    if actual is None or expected is None:
-        return op == "=" and actual is expected
-    if isinstance(actual, str) and isinstance(expected, str):
-        actual, expected = actual.lower(), expected.lower()
-    if op == "=":
-        return actual == expected
-    return {"<": actual < expected, "<=": actual <= expected,
-            ">": actual > expected, ">=": actual >= expected}[op]
-
-
-def _compare_range(actual: Any, op: str, rng: DateRange) -> bool:
-    if actual is None:
-        return op in ("!=", "<>")
-    day = actual.astimezone(dt.timezone.utc).date() if isinstance(actual, dt.datetime) else actual
-    inside = rng.start <= day <= rng.end
-    return {"=": inside, "!=": not inside, "<>": not inside, "<": day < rng.start,
-            "<=": day <= rng.end, ">": day > rng.end, ">=": day >= rng.start}[op]
-
-
 def parse(text: str, schemas: dict[str, dict[str, Field]], today: dt.date, resolve: Resolve) -> Query:
     """Parse and check ``text``; ``resolve(record, path)`` follows relationship paths."""
     if not text or not text.strip():
         raise SoqlError("MALFORMED_QUERY", "empty query: pass the SOQL statement in q=")
     return _Parser(text, schemas, today, resolve).query()
-
-
-def sort_records(records: list[Record], order: list[tuple[tuple[str, ...], bool, bool]],
-                 value: Callable[[Record, tuple[str, ...]], Any]) -> list[Record]:
-    """Stable multi-key sort, last key first; text sorts case-insensitively."""
-    rows = list(records)
-    for path, desc, nulls_first in reversed(order):
-        present = [r for r in rows if value(r, path) is not None]
-        missing = [r for r in rows if value(r, path) is None]
-        present.sort(key=lambda r: _sort_key(value(r, path)), reverse=desc)
-        rows = missing + present if nulls_first else present + missing
-    return rows
-
-
-def _sort_key(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
