@@ -67,8 +67,17 @@ def test_renewals_json_and_table(project):
     assert "No renewals in the 10 days from 2026-06-30." in empty.output
 
 
+def test_playbooks_command(project):
+    runner, root = project
+    _run(runner, root, "triggers", "--evaluate", "--as-of", "2026-06-30")
+    res = _run(runner, root, "playbooks", "--as-of", "2026-06-30", "--json")
+    rows = json.loads(res.stdout)
+    # health 90 with open expansion triggers → expansion, due with the earliest trigger (usage_notice_90, SLA 0)
+    assert [(r["account_id"], r["playbook"], r["due_date"]) for r in rows] == [("p", "expansion", "2026-06-30")]
+
+
 def test_help_has_examples():
     runner = CliRunner()
-    for cmd in ("triggers", "renewals"):
+    for cmd in ("triggers", "renewals", "playbooks"):
         res = runner.invoke(cli, [cmd, "--help"])
         assert res.exit_code == 0 and "Example" in res.output

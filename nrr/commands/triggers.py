@@ -26,6 +26,7 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 def register(group: click.Group) -> None:
     group.add_command(triggers)
     group.add_command(renewals)
+    group.add_command(playbooks)
 
 
 def _inputs(pctx: ProjectContext, store: Store):
@@ -66,6 +67,23 @@ def project_timeline(pctx: ProjectContext, store: Store, as_of: dt.date, days: i
                                 trigger_settings=cfg.triggers)
     except RenewalDataError as exc:
         raise NrrError(str(exc)) from None
+
+
+def project_playbooks(pctx: ProjectContext, store: Store, as_of: dt.date,
+                      timeline: RenewalTimeline | None = None) -> pd.DataFrame:
+    """One playbook per account as of ``as_of`` (stored scores and deltas, open triggers,
+    the renewal timeline — computed unless given — and churned accounts)."""
+    from engine.health.drivers import deltas
+    from engine.playbooks import assign_playbooks, churned_accounts
+
+    cfg = pctx.config
+    scores, _ = stored_scores(store, as_of)
+    timeline = timeline or project_timeline(pctx, store, as_of, cfg.renewals.horizon_days)
+    inputs = _inputs(pctx, store)
+    churned = None if inputs.contracts is None else churned_accounts(
+        inputs.contracts, store.records("churn_reasons"), as_of)
+    return assign_playbooks(scores, deltas(store, as_of, cfg.health), open_triggers(store, as_of, cfg.triggers),
+                            timeline, churned, cfg.playbooks, as_of)
 
 
 def _day(value: dt.datetime | None) -> dt.date:
@@ -144,3 +162,28 @@ def _print_timeline(tl: RenewalTimeline) -> None:
     for r in tl.outlook.itertuples(index=False):
         o.add_row(f"{r.window_days} d", r.rag, str(r.renewals), f"{r.arr:,.2f}", f"{r.expected_arr:,.2f}")
     console.print(o)
+
+
+@click.command()
+@click.option("--as-of", "as_of", type=DATE, help="Date the playbooks are assigned for (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def playbooks(ctx: click.Context, as_of, as_json: bool) -> None:
+    """One playbook per account: owner, due date, the reason and the recommended actions.
+
+    \b
+    Example:
+      nrr playbooks --as-of 2026-11-15
+    """
+    pctx, day = load_context(ctx), _day(as_of)
+    with pctx.store() as store:
+        out = project_playbooks(pctx, store, day)
+    if as_json:
+        click.echo(json.dumps(out.to_dict("records"), default=str, indent=2))
+        return
+    t = Table("account", "playbook", "owner · due", "reason", title=f"Playbooks {day}")
+    order = {k: i for i, k in enumerate(("executive_escalation", "active_save", "early_warning", "expansion",
+                                         "nurture", "win_back"))}
+    for r in sorted(out.itertuples(index=False), key=lambda r: (order.get(r.playbook, 9), str(r.due_date))):
+        t.add_row(r.account_id, r.title, f"{r.owner_role} · {r.due_date}", r.reason)
+    Console().print(t if len(out) else "No accounts to assign.")
