@@ -16,6 +16,7 @@ from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceMalformedRequest,
     SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
 )
 
 from connectors.sandbox.app import Sandbox
@@ -330,3 +331,15 @@ def test_custom_relationship_path_and_two_key_order(sf, sandbox_book):
         assert (row["Champion__r"] or {}).get("Email") == expected
     stamps = [r["SystemModstamp"] for r in rows]
     assert stamps == sorted(stamps)  # same-offset ISO strings sort like the instants
+
+
+def test_describe_global_limits_and_missing_resources(sf, sandbox_book):
+    assert {o["name"] for o in sf.describe()["sobjects"]} == {"Account", "Contact", "Opportunity", "Contract", "Case"}
+    limits = sf.limits()["DailyApiRequests"]
+    assert limits["Max"] == 100_000 and 0 < limits["Remaining"] < 100_000
+    tickets = sandbox_book.tickets
+    deleted_case = id_for_key("Case", tickets[tickets["deleted"].astype(bool)]["ticket_id"].iloc[0])
+    with pytest.raises(SalesforceResourceNotFound):  # deleted rows are only visible through queryAll
+        sf.Case.get(deleted_case)
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.restful("sobjects/Invoice__c/describe")
