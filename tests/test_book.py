@@ -239,7 +239,7 @@ def test_tone_turns_frustrated_before_churn(book):
     assert (healthy["tone"] == "curious").mean() > (t.loc[before, "tone"] == "curious").mean()
 
 
-def test_write_usage_parquet_and_csv_match_frame(book, tmp_path):
+def test_write_usage_parquet_and_csv_match_frame(tmp_path):
     small = generate_book(40, seed=5, as_of=AS_OF)
     n = small.write_usage(tmp_path / "u.parquet", days=20)
     frame = small.usage(days=20)
@@ -252,7 +252,7 @@ def test_write_usage_parquet_and_csv_match_frame(book, tmp_path):
         small.write_usage(tmp_path / "u.json", fmt="json")
 
 
-def test_canonical_tables_match_records_and_store(book, tmp_path):
+def test_canonical_tables_match_records_and_store(tmp_path):
     small = generate_book(60, seed=9, as_of=AS_OF)
     with Store(tmp_path / "nrr.duckdb") as store:
         for kind, rk in KINDS.items():
@@ -331,3 +331,14 @@ def test_accounts_heading_for_churn_already_decline(book, usage):
     recent = (u["day"] > today - pd.Timedelta(days=30)).sum()
     earlier = ((u["day"] > today - pd.Timedelta(days=150)) & (u["day"] <= today - pd.Timedelta(days=120))).sum()
     assert recent < 0.75 * earlier
+
+
+def test_bad_arguments_say_what_is_expected(book):
+    with pytest.raises(ValueError, match="accounts must be at least 1, got 0"):
+        generate_book(0)
+    with pytest.raises(ValueError, match="days must be at least 1"):
+        book.usage(days=0)
+    with pytest.raises(KeyError, match="unknown record kind 'deals'.*accounts, contracts"):
+        book.canonical("deals")
+    with pytest.raises(KeyError, match="unknown book table 'usage'"):
+        book.table("usage")
