@@ -4,7 +4,9 @@ Milestones come from the domain notes' renewal timeline (days before renewal →
 owner). R/A/G follows the renewal-forecasting rule of the recovery notes: red = at least
 one red flag plus low usage or a missing champion; amber = one red flag; green = none —
 extended with health-score bands (red below 50, amber 50–69). A red flag is an open risk
-trigger (:func:`engine.triggers.store_events.open_triggers`).
+trigger (:func:`engine.triggers.store_events.open_triggers`) of high or critical severity
+by default (usage drop, ticket spike, failed payment, NPS detractor, health drop, renewal
+with low health); a silent champion already counts through "no active champion".
 
 The probabilities are this product's defaults, not figures from the notes (which give
 save-play success rates of 15–50 %); set them from your own renewal history::
@@ -54,7 +56,7 @@ class RagRules(EngineModel):
     low_seat_utilisation: float = Field(0.5, ge=0)
     champion_inactive_days: int = Field(14, ge=0)
     low_usage_triggers: tuple[str, ...] = ("usage_drop", "usage_plateau")
-    red_flag_severities: tuple[str, ...] = ("low", "medium", "high", "critical")
+    red_flag_severities: tuple[str, ...] = ("high", "critical")
 
 
 class RenewalSettings(EngineModel):

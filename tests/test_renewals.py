@@ -187,3 +187,13 @@ def test_probabilities_validated():
         RenewalSettings(probability={"green": Decimal("1.2"), "amber": Decimal("0.5"), "red": Decimal("0.1")})
     with pytest.raises(ValueError, match="exactly red, amber, green"):
         RenewalSettings(probability={"green": Decimal("0.9")})
+
+
+def test_medium_risk_triggers_are_not_red_flags_by_default(tmp_path):
+    accounts, usage, contracts, scores, flags = _rag_book()
+    flags.loc[flags["account_id"] == "red_flag_usage", "severity"] = "medium"   # e.g. usage_plateau
+    r = _timeline(tmp_path, accounts, contracts, A, usage, scores, flags).renewals.set_index("account_id")
+    assert r.loc["red_flag_usage", "rag"] == "green" and r.loc["red_flag_usage", "red_flags"] == ()
+    s = RenewalSettings(rag=RagRules(red_flag_severities=("medium", "high", "critical")))
+    r = _timeline(tmp_path / "all", accounts, contracts, A, usage, scores, flags, settings=s).renewals.set_index("account_id")
+    assert r.loc["red_flag_usage", "rag"] == "red"
