@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "health",
     "triggers",
     "run",
+    "metrics",
 )
 
 #: Exception types reported as one clear line (plus their exit code).

@@ -22,6 +22,9 @@ from engine.revenue.mrr import account_mrr_on, month_end_mrr, monthly_amount, pr
 from engine.revenue.periods import Period
 from engine.revenue.retention import Figures, PeriodFigures, period_figures
 
+#: Errors the CLI reports as one clear line instead of a traceback.
+USER_ERRORS = (RevenueError,)
+
 __all__ = [
     "ARR_BANDS",
     "BUCKETS",
@@ -33,6 +36,7 @@ __all__ = [
     "PeriodFigures",
     "RevenueDataError",
     "RevenueError",
+    "USER_ERRORS",
     "Waterfall",
     "WaterfallError",
     "account_mrr_on",
