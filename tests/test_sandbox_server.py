@@ -263,3 +263,14 @@ def test_serve_command_prints_urls_and_working_credentials(monkeypatch):
         assert name in result.output
     with pytest.raises(requests.exceptions.ConnectionError):  # stopped on Ctrl-C
         requests.get(seen["url"], timeout=2)
+
+
+def test_faults_given_at_start_apply_from_the_first_request():
+    emulator = SalesforceEmulator(records={"Account": [_account(1)]})
+    start_faults = {"salesforce": FaultConfig(server_error_burst=1)}
+    with Sandbox(None, start_faults, emulators=("salesforce",), instances={"salesforce": emulator}) as small:
+        sf = direct(small)
+        with pytest.raises(SalesforceGeneralError):
+            sf.query("SELECT Id FROM Account")
+        assert sf.query("SELECT Id FROM Account")["totalSize"] == 1
+        assert small.stats()["salesforce"]["faults"] == {"server_error": 1}
