@@ -7,7 +7,8 @@ upgrade or a discount split). Lines renewing on the same day are one renewal. An
 evergreen line (no end date) renews monthly on the day of month it started, clamped to
 the month's end (started 31 Jan → 28/29 Feb → 31 Mar); only its next renewal is listed,
 and ``include_evergreen = false`` leaves evergreen lines out. Listed: renewal dates in
-``[as_of, as_of + days]``.
+``[as_of, as_of + days]``. Lines without MRR (free or trial lines) do not renew, though
+they do count as a booked successor.
 
 **Milestones** at 180/120/90/60/30/14/7 days before (dated ``renewal_date − n``) and only
 those on or after the line's start (no action before the term exists). Status as of the
@@ -116,7 +117,7 @@ def _arr(lines: pd.DataFrame, revenue: RevenueSettings) -> list[Decimal]:
 
 
 def _term_lines(df: pd.DataFrame, as_of: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    t = df[df["end_date"].notna()].copy()
+    t = df[df["end_date"].notna() & (df["mrr"] > 0)].copy()
     t["renewal_date"] = t["end_date"] + pd.Timedelta(days=1)
     t = t[(t["renewal_date"] >= as_of) & (t["renewal_date"] <= end)]
     starts = set(zip(df["account_id"], df["start_date"]))
@@ -126,7 +127,7 @@ def _term_lines(df: pd.DataFrame, as_of: pd.Timestamp, end: pd.Timestamp) -> pd.
 
 
 def _evergreen_lines(df: pd.DataFrame, as_of: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    e = df[df["end_date"].isna() & (df["start_date"] <= as_of)].copy()
+    e = df[df["end_date"].isna() & (df["start_date"] <= as_of) & (df["mrr"] > 0)].copy()
     if e.empty:
         return e.assign(renewal_date=pd.Series(dtype="datetime64[ns]"), term="evergreen-monthly")
     k = (as_of.year - e["start_date"].dt.year) * 12 + (as_of.month - e["start_date"].dt.month)

@@ -80,7 +80,9 @@ def test_booked_renewals_and_horizon(tmp_path):
         contract("t1", "today", "2025-06-30", "2026-06-29", "100"),    # renews today: days 0
         contract("l1", "lapsed", "2025-06-29", "2026-06-28", "100"),   # renewal was yesterday: not listed
         contract("f1", "far", "2026-01-01", "2026-12-27", "100"),      # renews 12-28 = A+181 > 180
+        contract("z1", "free", "2026-06-01", "2026-07-31", "0"),        # no MRR: nothing to renew
     ]
+    accounts.append(account("free"))
     tl = _timeline(tmp_path, accounts, contracts, A)
     got = dict(zip(tl.renewals["account_id"], tl.renewals["days_to_renewal"]))
     assert got == {"today": 0, "gap": 63}
