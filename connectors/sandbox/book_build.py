@@ -83,15 +83,15 @@ def _stratified_normal(rng, n: int) -> np.ndarray:
 
 
 def _names(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Company names and unique domains (duplicates get a numeric suffix)."""
+    """Company names (may repeat, as in real CRMs) and unique domains: a repeated stem
+    takes its suffix word (``brightpath-labs.io``), and a number if still taken."""
     a, b = pick(rng, cat.NAME_A, n), pick(rng, cat.NAME_B, n)
     suffix, tld = pick(rng, cat.NAME_SUFFIX, n), pick(rng, cat.TLDS, n)
-    stem = pd.Series(a + b)
-    dup = stem.groupby(stem).cumcount().to_numpy()
-    tag = np.where(dup > 0, pd.Series(dup + 1).astype(str).to_numpy(dtype=object), "")
-    names = (stem.to_numpy(dtype=object) + tag + " " + suffix)
-    domains = pd.Series(stem.to_numpy(dtype=object) + tag).str.lower().to_numpy(dtype=object) + "." + tld
-    return names, domains
+    stem = pd.Series(a + b).str.lower()
+    stem = stem.where(~stem.duplicated(), stem + "-" + pd.Series(suffix).str.lower())
+    dup = stem.groupby(stem).cumcount()
+    stem = stem.where(dup == 0, stem + (dup + 1).astype(str))
+    return a + b + " " + suffix, stem.to_numpy(dtype=object) + "." + tld
 
 
 def _accounts_frame(rng, d: dict[str, np.ndarray], as_of: dt.date) -> pd.DataFrame:
