@@ -123,7 +123,7 @@ def _hubspot(settings, creds, policy, writeback: list[str]) -> Iterator[Check]:
         if check.ok and group:
             yield _missing("hubspot", obj, set(found), getattr(settings.fields, group), f"sources.hubspot.fields.{group}")
         if check.ok and obj == "companies" and writeback:
-            bad = [p for p in writeback if p not in found or found[p].get("modification_metadata", {}).get("read_only_value")]
+            bad = [p for p in writeback if p not in found or found[p].get("modificationMetadata", {}).get("readOnlyValue")]
             yield Check("hubspot", "write-back fields", not bad,
                         f"company properties missing or read-only: {', '.join(bad)}" if bad else f"{len(writeback)} properties writable",
                         "Run `nrr writeback setup` to create them (needs scope crm.schemas.companies.write)" if bad else "")
@@ -131,7 +131,7 @@ def _hubspot(settings, creds, policy, writeback: list[str]) -> Iterator[Check]:
 
 def _hs_properties(src, obj: str, found: dict) -> str:
     api = src.client.crm.properties.core_api
-    res = src.guard.call(f"read {obj} properties", lambda: api.get_all(obj)).to_dict()
+    res = src.call(f"read {obj} properties", lambda **kw: api.get_all(obj, **kw))
     found.update({p["name"]: p for p in res.get("results") or []})
     return f"{obj} readable ({len(found)} properties)"
 

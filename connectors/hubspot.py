@@ -120,6 +120,21 @@ class HubSpotSource:
         self.stats = self.guard.stats
 
     # -- calls ---------------------------------------------------------------------
+    def call(self, what: str, fn) -> dict:
+        """Run one client call under the policy and return the wire JSON. The generated
+        client would turn a truncated body into an empty model (an empty page that looks
+        like the end of the data), so we parse the raw body ourselves and retry on garbage."""
+        def once() -> dict:
+            raw = fn(_preload_content=False, _request_timeout=self.settings.timeout_seconds)
+            try:
+                body = json.loads(raw.data)
+            except ValueError:
+                raise TransientError(SOURCE, f"unreadable response during {what}") from None
+            if not isinstance(body, dict):
+                raise TransientError(SOURCE, f"unexpected response during {what}")
+            return body
+        return self.guard.call(what, once)
+
     def _properties(self, stream: str) -> list[str]:
         if stream == "contacts":
             return ["email", "hs_buying_role", "associatedcompanyid", "lastmodifieddate"]
@@ -137,8 +152,7 @@ class HubSpotSource:
                                          sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                                          limit=self.settings.page_size)
         api = self.client.crm.objects.search_api
-        return self.guard.call(f"search {stream}", lambda: api.do_search(
-            stream, body, _request_timeout=self.settings.timeout_seconds)).to_dict()
+        return self.call(f"search {stream}", lambda **kw: api.do_search(stream, body, **kw))
 
     def _companies_of(self, stream: str, ids: list[str]) -> dict[str, str]:
         """object id → associated company id (the first, HubSpot lists the primary first)."""
@@ -146,18 +160,13 @@ class HubSpotSource:
             return {}
         body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in ids])
         api = self.client.crm.associations.v4.batch_api
-        res = self.guard.call(f"read {stream} → companies", lambda: api.get_page(
-            stream, "companies", body, _request_timeout=self.settings.timeout_seconds)).to_dict()
-        return {r["_from"]["id"] if "_from" in r else r["from"]["id"]: str(r["to"][0]["to_object_id"])
-                for r in res.get("results") or [] if r.get("to")}
+        res = self.call(f"read {stream} → companies", lambda **kw: api.get_page(stream, "companies", body, **kw))
+        return {str(r["from"]["id"]): str(r["to"][0]["toObjectId"]) for r in res.get("results") or [] if r.get("to")}
 
     def _archived(self, stream: str, after: str | None) -> dict:
         api = self.client.crm.objects.basic_api
-        kw = {"limit": ARCHIVED_PAGE, "archived": True, "properties": ["hs_object_id"],
-              "_request_timeout": self.settings.timeout_seconds}
-        if after:
-            kw["after"] = after
-        return self.guard.call(f"list archived {stream}", lambda: api.get_page(stream, **kw)).to_dict()
+        args = {"limit": ARCHIVED_PAGE, "archived": True, "properties": ["hs_object_id"], **({"after": after} if after else {})}
+        return self.call(f"list archived {stream}", lambda **kw: api.get_page(stream, **args, **kw))
 
     # -- streams ---------------------------------------------------------------------
     def read(self, stream: Stream, cursor: str | None) -> Iterator[Batch]:
