@@ -123,6 +123,8 @@ def trend_finding(q: pd.DataFrame, s: DiagnosisSettings) -> Finding | None:
     elif n1 - n0 <= -s.trend_points:
         sev, title = "medium", "Expansion problem: NRR falls while GRR holds"
         text = f"NRR fell {pct(n0 - n1)} points while GRR held ({moved}): the problem is expansion, not churn."
+    elif max(n1 - n0, g1 - g0) >= s.trend_points:
+        sev, title, text = "info", "NRR and GRR improving", f"Retention is improving: {moved}."
     else:
         sev, title, text = "info", "NRR and GRR holding", f"No regression: {moved}."
     return Finding("nrr_grr_trend", sev, title, text, ev)

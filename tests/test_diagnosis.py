@@ -44,7 +44,9 @@ def test_expansion_problem_when_only_nrr_falls():
     # NRR −10 pts; GRR −0.5 pts (< 2): expansion
     assert f.severity == "medium" and "the problem is expansion" in f.sentence
     steady = _by_id(diagnose(_q(("a", 1.0, 0.9, 0.9), ("b", 1.01, 0.9, 0.9)), None, None, None))["nrr_grr_trend"]
-    assert steady.severity == "info"
+    assert (steady.severity, steady.title) == ("info", "NRR and GRR holding")      # +1 pt < 2
+    up = _by_id(diagnose(_q(("a", 1.0, 0.9, 0.9), ("b", 1.03, 0.9, 0.9)), None, None, None))["nrr_grr_trend"]
+    assert up.title == "NRR and GRR improving"                                      # +3 pts
 
 
 @pytest.mark.parametrize("nrr,stage,severity", [(0.899, "fix gross retention", "high"), (0.90, "stabilise", "medium"),
