@@ -108,4 +108,18 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        "0004_crm_values",
+        "CRM health-field values as last read or written, per target record and field",
+        (
+            """CREATE TABLE IF NOT EXISTS crm_values (
+                target VARCHAR NOT NULL,
+                record_id VARCHAR NOT NULL,
+                field VARCHAR NOT NULL,
+                value VARCHAR,
+                seen_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (target, record_id, field)
+            )""",
+        ),
+    ),
 ]
