@@ -62,6 +62,8 @@ def test_known_answer(store):
     assert (b.auc, b.precision, b.recall, b.churned_arr_flagged_share, b.flagged) == (0.0, 0.0, 0.0, 0.0, 6)
     assert (r.auc_lift, r.arr_share_lift) == (1.0, 1.0)
     assert r.to_dict()["health"]["auc"] == 1.0
+    # churner scores are the lowest; flagging below the higher of the two churners' lows (+0.1) flags all ARR
+    assert r.bar_threshold is not None and r.health_at_bar.churned_arr_flagged_share == 1.0
 
 
 def test_churn_sooner_than_lead_is_left_out(store):
@@ -99,3 +101,18 @@ def test_month_ends_and_auc_ties():
     assert roc_auc(np.array([3.0, 1.0, 2.0, 2.0]), np.array([True, True, False, False])) == 0.5
     assert roc_auc(np.array([1.0, 1.0]), np.array([True, False])) == 0.5  # a tie counts half
     assert roc_auc(np.array([1.0]), np.array([True])) is None
+
+
+def test_threshold_for_the_arr_bar():
+    # events: E1 arr 60 lowest score 40, E2 arr 30 lowest 65, E3 arr 10 lowest 90 → 80% reached at E2
+    # (60 + 30 = 90% ≥ 80%), so "flag below 65.1"
+    from engine.health.backtest import threshold_for_share
+
+    t = pd.Timestamp("2026-01-31")
+    obs = pd.DataFrame({"account_id": ["E1", "E2", "E3", "E2"], "t": [t, t, t, t - pd.Timedelta(days=31)],
+                        "score": [40.0, 65.0, 90.0, 80.0]})
+    windows = pd.DataFrame({"account_id": ["E1", "E2", "E3", "E2"], "t": [t, t, t, t - pd.Timedelta(days=31)],
+                            "churn_day": [D(2026, 4, 1)] * 4, "arr": [60.0, 30.0, 10.0, 30.0]})
+    assert threshold_for_share(obs, windows, 0.8) == 65.1
+    assert threshold_for_share(obs, windows, 0.5) == 40.1
+    assert threshold_for_share(obs, windows.iloc[0:0], 0.8) is None

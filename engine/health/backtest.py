@@ -20,6 +20,10 @@ after t are left out at that t, because a warning that late cannot be acted on.
 The baseline ranks accounts by login count only — distinct (user, day) pairs with any usage
 in the 30 days to t — and, to compare at equal alert volume, flags at each t the same number
 of accounts (the fewest logins) as the health score flagged.
+
+Both are also evaluated at ``bar_threshold``: the lowest "flag below" score at which the
+health score would have flagged 80% of churned ARR — what the at-risk threshold would have to
+be on this book, and the precision that costs (use it to recalibrate ``[health.bands]``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ from engine.health.score import score_wide
 from engine.health.settings import HealthSettings
 from engine.health.signals import compute_signals
 from engine.store import Store
+
+
+#: The domain notes' bar for a predictive score: 80% of churn flagged 30+ days out.
+ARR_BAR = 0.8
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,10 @@ class BacktestResult:
     churned_arr: float
     health: ModelResult
     baseline: ModelResult
+    threshold: float = 70.0
+    bar_threshold: float | None = None
+    health_at_bar: ModelResult | None = None
+    baseline_at_bar: ModelResult | None = None
     auc_lift: float | None = field(default=None)
     arr_share_lift: float | None = field(default=None)
 
@@ -132,6 +144,7 @@ def roc_auc(risk: np.ndarray, positive: np.ndarray) -> float | None:
 
 
 def _observations(records: Inputs, settings: HealthSettings, ends: list[dt.date]) -> pd.DataFrame:
+    """``[account_id, t, score, logins]`` for every account active at each month-end."""
     frames = []
     for t in ends:
         scored = score_wide(compute_signals(records, settings, t).to_pandas(), settings)[["account_id", "score"]]
@@ -141,20 +154,11 @@ def _observations(records: Inputs, settings: HealthSettings, ends: list[dt.date]
         frames.append(obs)
     obs = pd.concat(frames, ignore_index=True)
     obs["score"] = obs["score"].fillna(50.0)
-    obs["health_flag"] = obs["score"] < settings.flag_below
-    return _baseline_flags(obs)
-
-
-def _baseline_flags(obs: pd.DataFrame) -> pd.DataFrame:
-    """At each t, flag as many fewest-login accounts as the health score flagged."""
-    obs = obs.sort_values(["t", "logins", "account_id"], kind="stable").reset_index(drop=True)
-    quota = obs.groupby("t")["health_flag"].transform("sum")
-    obs["baseline_flag"] = obs.groupby("t").cumcount() < quota
     return obs
 
 
 def _label(obs: pd.DataFrame, events: pd.DataFrame, lead: int, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Positive / too-soon labels per observation, and the (event, observation) pairs in window."""
+    """Observations labelled ``positive`` (too-soon ones dropped) and the (event, observation) pairs in window."""
     pairs = obs[["account_id", "t"]].merge(events, on="account_id")
     pairs["gap"] = (pd.to_datetime(pairs["churn_day"]) - pairs["t"]).dt.days
     in_window = pairs[(pairs["gap"] >= lead) & (pairs["gap"] <= lead + horizon)]
@@ -164,13 +168,23 @@ def _label(obs: pd.DataFrame, events: pd.DataFrame, lead: int, horizon: int) -> 
     obs = obs[obs["too_soon"].isna()].drop(columns="too_soon")
     obs = obs.merge(in_window[key].drop_duplicates().assign(positive=True), on=key, how="left")
     obs["positive"] = obs["positive"].fillna(False).astype(bool)
-    return obs, in_window.merge(obs[[*key, "health_flag", "baseline_flag"]], on=key)
+    return obs.reset_index(drop=True), in_window[[*key, "churn_day", "arr"]]
+
+
+def _flags(obs: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Health flags (score < threshold) and, at each t, as many fewest-login baseline flags."""
+    obs = obs.sort_values(["t", "logins", "account_id"], kind="stable").reset_index(drop=True)
+    obs["health_flag"] = obs["score"] < threshold
+    quota = obs.groupby("t")["health_flag"].transform("sum")
+    obs["baseline_flag"] = obs.groupby("t").cumcount() < quota
+    return obs
 
 
 def _model(name: str, obs: pd.DataFrame, windows: pd.DataFrame, risk: np.ndarray, flag_col: str) -> ModelResult:
     pos, flag = obs["positive"].to_numpy(), obs[flag_col].to_numpy()
     tp = int((pos & flag).sum())
-    per_event = windows.groupby(["account_id", "churn_day"]).agg(arr=("arr", "first"), hit=(flag_col, "any"))
+    hits = windows.merge(obs[["account_id", "t", flag_col]], on=["account_id", "t"])
+    per_event = hits.groupby(["account_id", "churn_day"]).agg(arr=("arr", "first"), hit=(flag_col, "any"))
     total = float(per_event["arr"].sum())
     return ModelResult(
         name=name,
@@ -180,6 +194,27 @@ def _model(name: str, obs: pd.DataFrame, windows: pd.DataFrame, risk: np.ndarray
         churned_arr_flagged_share=float(per_event.loc[per_event["hit"], "arr"].sum()) / total if total else None,
         flagged=int(flag.sum()),
     )
+
+
+def _evaluate(obs: pd.DataFrame, windows: pd.DataFrame, threshold: float) -> tuple[ModelResult, ModelResult]:
+    obs = _flags(obs, threshold)
+    return (_model("health score", obs, windows, -obs["score"].to_numpy(), "health_flag"),
+            _model("login count", obs, windows, -obs["logins"].to_numpy(), "baseline_flag"))
+
+
+def threshold_for_share(obs: pd.DataFrame, windows: pd.DataFrame, share: float) -> float | None:
+    """The lowest "flag below" score that flags ``share`` of churned ARR ahead of time.
+
+    Per churn event, the lowest score it had in its window; events sorted by it; the
+    threshold is 0.1 above the score at which their cumulative ARR reaches ``share``.
+    """
+    lows = windows.merge(obs[["account_id", "t", "score"]], on=["account_id", "t"])
+    lows = lows.groupby(["account_id", "churn_day"]).agg(arr=("arr", "first"), low=("score", "min")).sort_values("low")
+    total = lows["arr"].sum()
+    if not total:
+        return None
+    reached = lows["arr"].cumsum() / total >= share - 1e-12
+    return round(float(lows.loc[reached, "low"].iloc[0]) + 0.1, 1)
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -205,13 +240,15 @@ def run_backtest(
         raise BacktestError("the backtest needs contract lines to know who churned: import or sync contracts first")
     events = churn_events(records.contracts.select("account_id", "start_date", "end_date", "mrr").to_pandas())
     obs, windows = _label(_observations(records, settings, ends), events, lead_days, horizon_days)
-    health = _model("health score", obs, windows, -obs["score"].to_numpy(), "health_flag")
-    baseline = _model("login count", obs, windows, -obs["logins"].to_numpy(), "baseline_flag")
+    health, baseline = _evaluate(obs, windows, settings.flag_below)
+    bar = threshold_for_share(obs, windows, ARR_BAR)
+    at_bar = _evaluate(obs, windows, bar) if bar is not None else (None, None)
     counted = windows.drop_duplicates(["account_id", "churn_day"])
     return BacktestResult(
         start=start, end=end, horizon_days=horizon_days, lead_days=lead_days, month_ends=ends,
         observations=len(obs), positives=int(obs["positive"].sum()), churn_events=len(counted),
         churned_arr=float(counted["arr"].sum()), health=health, baseline=baseline,
+        threshold=settings.flag_below, bar_threshold=bar, health_at_bar=at_bar[0], baseline_at_bar=at_bar[1],
         auc_lift=_diff(health.auc, baseline.auc),
         arr_share_lift=_diff(health.churned_arr_flagged_share, baseline.churned_arr_flagged_share),
     )

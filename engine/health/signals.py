@@ -71,37 +71,46 @@ def _ratio(num: ibis.Value, den: ibis.Value) -> ibis.Value:
     return ibis.cases((den > 0, num.cast("float64") / den.cast("float64")), else_=ibis.null("float64"))
 
 
-def _breadth(usage: ibis.Table, u: ibis.Table, cur: ibis.Value, settings: HealthSettings, as_of: ibis.Value):
+def _breadth(per_feat: ibis.Table, settings: HealthSettings, as_of: ibis.Value):
     """(per-account distinct core features used in the last 30 d, number of core features).
 
     Core features are the configured ones, or every feature used anywhere in the book in
     the last 90 days (a scalar subquery, so the query stays one expression).
     """
+    used = per_feat.filter(per_feat.seen_cur.notnull())
     if settings.core_features:
-        used = u.filter(cur & u.feature.isin(list(settings.core_features)))
+        used = used.filter(used.feature.isin(list(settings.core_features)))
         total = ibis.literal(len(settings.core_features))
     else:
-        used = u.filter(cur)
-        total = usage.filter(_between(usage.day, as_of, 89, 0)).feature.nunique().as_scalar()
+        recent = per_feat.filter(per_feat.last_day >= _back(as_of, 89))
+        total = recent.feature.nunique().as_scalar()
     return used.group_by("account_id").aggregate(n_core=used.feature.nunique()), total
 
 
 def usage_signals(usage: ibis.Table, accounts: ibis.Table, settings: HealthSettings, as_of: ibis.Value) -> ibis.Table:
-    """Adoption and engagement signals from usage events (see the module docstring)."""
-    lookback = max(60, settings.champion_lookback_days)
+    """Adoption and engagement signals from usage events (see the module docstring).
+
+    One pass over the events, grouped by (account, user, feature); users and accounts are
+    rolled up from that (a distinct count per user over raw events is several times slower).
+    """
+    lookback = max(90, settings.champion_lookback_days)
     u = usage.filter(_between(usage.day, as_of, lookback - 1, 0))
     cur, prev = _between(u.day, as_of, 29, 0), _between(u.day, as_of, 59, 30)
-    per_user = u.group_by(["account_id", "user_id"]).aggregate(
+    per_feat = u.group_by(["account_id", "user_id", "feature"]).aggregate(
         q_cur=u.quantity.sum(where=cur), q_prev=u.quantity.sum(where=prev),
-        seen_cur=u.day.max(where=cur), seen_prev=u.day.max(where=prev),
-        n_feat=u.feature.nunique(where=cur), last_day=u.day.max(),
+        seen_cur=u.day.max(where=cur), seen_prev=u.day.max(where=prev), last_day=u.day.max(),
+    )
+    f = per_feat
+    per_user = f.group_by(["account_id", "user_id"]).aggregate(
+        q_cur=f.q_cur.sum(), q_prev=f.q_prev.sum(), seen_cur=f.seen_cur.max(), seen_prev=f.seen_prev.max(),
+        n_feat=f.seen_cur.count(), last_day=f.last_day.max(),
     )
     per_acct = per_user.group_by("account_id").aggregate(
         q_cur=per_user.q_cur.sum(), q_prev=per_user.q_prev.sum(),
         users_cur=per_user.seen_cur.count(), users_prev=per_user.seen_prev.count(),
         feat_sum=per_user.n_feat.sum(),
     )
-    breadth, n_core = _breadth(usage, u, cur, settings, as_of)
+    breadth, n_core = _breadth(per_feat, settings, as_of)
     a = accounts.select("account_id", "licensed_seats", "champion_user_id", "sponsor_user_id")
     j = a.left_join(per_acct, "account_id").drop("account_id_right")
     j = j.left_join(breadth, "account_id").drop("account_id_right")

@@ -186,7 +186,14 @@ def backtest(ctx: click.Context, start, end, as_of, horizon_days: int, lead_days
                         f"{result.churn_events} churn events, churned ARR {result.churned_arr:,.0f}")
     for m in (result.health, result.baseline):
         table.add_row(m.name, _pct(m.auc, 3), _pct(m.precision), _pct(m.recall), _pct(m.churned_arr_flagged_share), f"{m.flagged:,}")
+    if result.bar_threshold is not None:
+        for m in (result.health_at_bar, result.baseline_at_bar):
+            table.add_row(f"{m.name} @ < {result.bar_threshold:g}", _pct(m.auc, 3), _pct(m.precision), _pct(m.recall),
+                          _pct(m.churned_arr_flagged_share), f"{m.flagged:,}")
     Console().print(table)
+    if result.bar_threshold is not None:
+        click.echo(f"flagging below {result.bar_threshold:g} (instead of {result.threshold:g}) would have flagged 80% of "
+                   f"churned ARR ≥ {lead_days} d ahead; see [health.bands] / at_risk_threshold")
     click.echo(f"lift over login count: AUC {_signed_num(result.auc_lift, 3)}, churned ARR flagged ≥ {lead_days} d "
                f"ahead {_signed_num(result.arr_share_lift, 0, pct=True)} (domain bar: 80% flagged)")
 
