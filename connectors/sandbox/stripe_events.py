@@ -27,8 +27,6 @@ import copy
 from datetime import timedelta
 from typing import Any, Callable
 
-import pandas as pd
-
 from connectors.sandbox import stripe_objects as so
 from connectors.sandbox.stripe_store import StripeStore
 
@@ -37,33 +35,28 @@ RETRY_GAP_DAYS = 3
 Pending = list[tuple[int, str, dict, dict | None]]
 
 
-def _ts(value: Any) -> int | None:
-    if value is None or pd.isna(value):
-        return None
-    return int(pd.Timestamp(value).value // 1_000_000_000)
-
-
-def seed_events(store: StripeStore, book: Any, as_of: int, next_id: Callable[[str], str],
+def seed_events(store: StripeStore, rows: dict[str, list[Any]], as_of: int, next_id: Callable[[str], str],
                 deleted: dict[str, dict]) -> None:
-    """Add the window's events in time order (``deleted``: customer id → last
-    live snapshot of customers the book deleted)."""
+    """Add the window's events in time order.  ``rows``: the book's tables as
+    plain rows with datetimes in Unix seconds (``stripe_seed.plain_rows``);
+    ``deleted``: customer id → last live snapshot of customers the book deleted."""
     start = as_of - int(SEED_WINDOW.total_seconds())
     pending: Pending = []
     in_window = lambda t: t is not None and start <= t <= as_of  # noqa: E731 - tiny predicate
-    _customer_events(store, book.accounts, deleted, in_window, pending)
-    _subscription_events(store, book.subscriptions, in_window, pending)
-    _invoice_events(store, book.invoices, in_window, pending)
+    _customer_events(store, rows["accounts"], deleted, in_window, pending)
+    _subscription_events(store, rows["subscriptions"], in_window, pending)
+    _invoice_events(store, rows["invoices"], in_window, pending)
     pending.sort(key=lambda event: event[0])
     for created, kind, snapshot, previous in pending:
         store.add("events", so.event(next_id("evt"), created, kind=kind, snapshot=snapshot,
                                      previous_attributes=previous))
 
 
-def _customer_events(store: StripeStore, accounts: pd.DataFrame, deleted: dict[str, dict],
+def _customer_events(store: StripeStore, accounts: list[Any], deleted: dict[str, dict],
                      in_window: Callable, pending: Pending) -> None:
-    for row in accounts[accounts["stripe_customer_id"].fillna("") != ""].itertuples(index=False):
+    for row in (row for row in accounts if row.stripe_customer_id):
         obj = deleted.get(row.stripe_customer_id) or store.get(row.stripe_customer_id)
-        created, updated, gone = _ts(row.created_at), _ts(row.updated_at), _ts(row.deleted_at)
+        created, updated, gone = row.created_at, row.updated_at, row.deleted_at
         if in_window(created):
             pending.append((created, "customer.created", copy.deepcopy(obj), None))
         if in_window(updated) and updated > (created or 0):
@@ -72,11 +65,11 @@ def _customer_events(store: StripeStore, accounts: pd.DataFrame, deleted: dict[s
             pending.append((gone, "customer.deleted", copy.deepcopy(obj), None))
 
 
-def _subscription_events(store: StripeStore, subs: pd.DataFrame, in_window: Callable,
+def _subscription_events(store: StripeStore, subs: list[Any], in_window: Callable,
                          pending: Pending) -> None:
-    for row in subs.itertuples(index=False):
+    for row in subs:
         obj = store.get(row.subscription_id)
-        created, updated, ended = _ts(row.created_at), _ts(row.updated_at), _ts(row.ended_at)
+        created, updated, ended = row.created_at, row.updated_at, row.ended_at
         if in_window(created):
             first = copy.deepcopy(obj)
             first.update(status="trialing" if obj["trial_end"] else "active", canceled_at=None, ended_at=None)
@@ -87,11 +80,11 @@ def _subscription_events(store: StripeStore, subs: pd.DataFrame, in_window: Call
             pending.append((ended, "customer.subscription.deleted", copy.deepcopy(obj), None))
 
 
-def _invoice_events(store: StripeStore, invoices: pd.DataFrame, in_window: Callable,
+def _invoice_events(store: StripeStore, invoices: list[Any], in_window: Callable,
                     pending: Pending) -> None:
-    for row in invoices.itertuples(index=False):
+    for row in invoices:
         obj = store.get(row.invoice_id)
-        created = _ts(row.created_at)
+        created = row.created_at
         if in_window(created):
             pending.append((created, "invoice.created", _unpaid(obj, 0), None))
         failures = obj["attempt_count"] - (1 if obj["status"] == "paid" else 0)
@@ -99,7 +92,7 @@ def _invoice_events(store: StripeStore, invoices: pd.DataFrame, in_window: Calla
             failed_at = created + attempt * RETRY_GAP_DAYS * 86_400 if created is not None else None
             if in_window(failed_at):
                 pending.append((failed_at, "invoice.payment_failed", _unpaid(obj, attempt), None))
-        paid = _ts(row.paid_at)
+        paid = row.paid_at
         if obj["status"] == "paid" and in_window(paid):
             pending.append((paid, "invoice.paid", copy.deepcopy(obj), None))
 
