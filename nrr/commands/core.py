@@ -161,17 +161,39 @@ def _print_section(prefix: str, values: object) -> None:
                 _print_section(f"{prefix}.{k}", v)
 
 
-@click.command()
+DEMO_HELP = """Run the whole product on a synthetic company — no credentials needed.
+
+\b
+Generates a book of business, starts local Salesforce, HubSpot and Stripe API
+emulators in this process, creates a project in --dir whose sources point at them,
+and runs the same pipeline as `nrr run`: sync, score, triggers, renewals, write-back
+into the sandbox CRMs and the reports. Prints a summary and where the outputs are.
+With --sample-files it imports the bundled 60-account sample files instead.
+
+\b
+Examples:
+  nrr demo
+  nrr demo --dir /tmp/nrr-demo --accounts 1000
+"""
+
+
+@click.command(help=DEMO_HELP)
 @click.option("--dir", "directory", default="nrr-demo", show_default=True, type=click.Path(path_type=Path),
               help="Where to create the demo project.")
+@click.option("--accounts", default=300, show_default=True, type=click.IntRange(min=10), help="Size of the synthetic book.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the synthetic book.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Run as of this day (default: today, UTC).")
+@click.option("--sample-files", is_flag=True, help="Import the bundled sample files instead of using the sandbox APIs.")
 @click.pass_context
-def demo(ctx: click.Context, directory: Path) -> None:
-    """Build a demo project from the bundled sample book and show what is in it.
+def demo(ctx: click.Context, directory: Path, accounts: int, seed: int, as_of, sample_files: bool) -> None:
+    from nrr import logs
+    from nrr.commands.run import print_summary
+    from nrr.demo import print_headline, run_demo
 
-    \b
-    Example:
-      nrr demo --dir /tmp/nrr-demo
-    """
-    from nrr.demo import run_demo
-
-    run_demo(ctx, directory)
+    logs.configure(directory.expanduser().resolve() / ".nrr" / "logs")
+    project, report = run_demo(directory, accounts=accounts, seed=seed,
+                               as_of=as_of.date() if as_of else None, sample_files=sample_files)
+    print_summary(report)
+    if report.status == "ok":
+        print_headline(project, report)
+    ctx.exit(report.exit_code)
