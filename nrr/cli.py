@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "triggers",
     "run",
     "metrics",
+    "writeback",
 )
 
 #: Exception types reported as one clear line (plus their exit code).

@@ -89,11 +89,34 @@ def renewals_step(state: RunState) -> dict[str, Any]:
     return {"renewals": len(timeline.renewals), **{k: int(v) for k, v in dict(rag).items()}}
 
 
+def writeback_step(state: RunState) -> dict[str, Any]:
+    """Write changed health fields to the CRMs; targets and accounts whose inputs did not
+    sync this run are skipped (see connectors.writeback)."""
+    from nrr.commands.writeback import project_writeback
+
+    reports = project_writeback(state.project, state.store, state.as_of, state.run_id,
+                                failed_sources=state.failed_sources, timeline=state.outputs.get("renewals"))
+    counts: dict[str, Any] = {}
+    problems = []
+    for r in reports:
+        res = r.result
+        counts[r.target] = {"read": r.read, "changes": len(r.plan.changes) if r.plan else 0,
+                            "written": res.records_written if res else 0, "failed": res.records_failed if res else 0,
+                            "calls": res.calls if res else 0, "skipped_accounts": r.plan.skipped if r.plan else 0,
+                            **({"skipped": r.skipped} if r.skipped else {})}
+        if r.error or (res and res.records_failed):
+            problems.append(f"{r.target}: {r.error or f'{res.records_failed} record(s) failed'}")
+    if problems:
+        counts["_status"], counts["_message"] = "failed", "; ".join(problems)
+    return counts
+
+
 STEP_FUNCTIONS: dict[str, Step] = {
     "sync": sync_step,
     "score": score_step,
     "triggers": triggers_step,
     "renewals": renewals_step,
+    "writeback": writeback_step,
 }
 
 

@@ -1,0 +1,298 @@
+"""Write-back: plan the health-field changes per CRM record, then apply them in batches.
+
+1. **Read** (right after the sync, :func:`read_current`): the mapped fields of every CRM
+   account record modified since the last read go into ``crm_values`` — incremental by
+   the vendor's modification stamp; a changed mapping starts a full read.
+2. **Plan** (:func:`plan`, pure over the store): per account with a CRM record and per
+   mapped field, desired value vs stored current value, both normalised by kind
+   (numbers by value, dates ISO, instants UTC to the second, ``""`` = empty). A record
+   is in the plan when a non-stamp field differs; stamps (``last_computed_at``) ride
+   along with real changes only, so an unchanged account is never rewritten.
+3. **Apply** (:func:`apply`): the mapping is checked against the CRM first (every mapped
+   field exists and is writable, else :class:`MappingError` before any write); then
+   batches of ``batch_size`` records, per-record results, one ``writeback_audit`` row per
+   field (status ``written`` / ``failed`` with the error), and ``crm_values`` updated for
+   written records. A failed record keeps its old stored value, so the next plan
+   retries it; an empty plan makes no request at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+import pandas as pd
+
+from connectors.errors import ConnectorError, FatalError
+from connectors.writeback_settings import TargetSettings, WritebackSettings
+from engine.account_fields import FIELDS, STAMP_FIELDS
+from engine.store import Cursor, Store, utcnow
+
+CURSOR_STREAM = "writeback_values"
+
+
+class MappingError(FatalError):
+    """A mapped field is missing in the CRM or not writable; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Change:
+    account_id: str
+    record_id: str
+    field: str        # canonical
+    crm_field: str
+    old: str | None
+    new: str | None
+
+
+@dataclass
+class Plan:
+    target: str
+    changes: list[Change] = field(default_factory=list)
+    skipped: int = 0      # accounts left out because their inputs did not sync
+
+    def records(self) -> dict[str, list[Change]]:
+        out: dict[str, list[Change]] = {}
+        for c in self.changes:
+            out.setdefault(c.record_id, []).append(c)
+        return out
+
+
+@dataclass
+class ApplyResult:
+    target: str
+    calls: int = 0
+    records_written: int = 0
+    records_failed: int = 0
+    fields_written: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+# -- values ---------------------------------------------------------------------------
+def _instant(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is None else value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    text = str(value).strip()
+    if text.isdigit():
+        return dt.datetime.fromtimestamp(int(text) / 1000, dt.timezone.utc).replace(tzinfo=None)
+    text = text.replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]   # Salesforce: +0000
+    return _instant(dt.datetime.fromisoformat(text))
+
+
+def normalise(kind: str, value: Any) -> str | None:
+    """One text form per value whatever the wire form: ``72.50``, ``72.5`` and ``72.5e0``
+    are ``"72.5"``; ``1700006400000`` and ``2023-11-15`` are the same date."""
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    if kind == "number":
+        try:
+            number = Decimal(str(value)).normalize()
+        except InvalidOperation:
+            return str(value)
+        return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, "f")
+    if kind == "date":
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value.isoformat()
+        return _instant(value).date().isoformat() if str(value).isdigit() or isinstance(value, dt.datetime) \
+            else str(value)[:10]
+    if kind == "datetime":
+        return _instant(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def wire(target: str, kind: str, value: str | None) -> Any:
+    """A normalised value as the vendor takes it: Salesforce JSON types, HubSpot strings."""
+    if target == "hubspot":
+        return "" if value is None else value
+    if value is not None and kind == "number":
+        return float(value) if "." in value else int(value)
+    return value
+
+
+# -- reading current values ---------------------------------------------------------------
+def _signature(names: Iterable[str]) -> str:
+    return hashlib.sha1(",".join(sorted(names)).encode()).hexdigest()[:12]
+
+
+def read_current(store: Store, crm, target: TargetSettings) -> int:
+    """Store the CRM's current values of the mapped fields (incremental); returns records read."""
+    mapping = target.mapped()
+    check_mapping(crm, target)
+    saved = json.loads(store.get_cursor(crm.name, CURSOR_STREAM) or "{}")
+    sig = _signature(mapping.values())
+    since = saved.get("since") if saved.get("fields") == sig else None
+    read = 0
+    for rows, high in crm.read(sorted(set(mapping.values())), since):
+        _store_values(store, crm.name, [(rid, {c: normalise(FIELDS[c], vals.get(f)) for c, f in mapping.items()})
+                                        for rid, vals in rows])
+        if high:
+            store.set_cursor(Cursor(crm.name, CURSOR_STREAM, json.dumps({"since": high, "fields": sig})))
+        read += len(rows)
+    return read
+
+
+def _store_values(store: Store, target: str, rows: list[tuple[str, dict[str, str | None]]]) -> None:
+    if not rows:
+        return
+    now = utcnow()
+    params = [[target, rid, f, v, now] for rid, vals in rows for f, v in vals.items()]
+    with store.transaction() as con:
+        con.executemany("INSERT OR REPLACE INTO crm_values VALUES (?, ?, ?, ?, ?)", params)
+
+
+def check_mapping(crm, target: TargetSettings) -> None:
+    """Refuse (before any write) a mapping to a field the CRM lacks or will not let us write."""
+    have = crm.fields()
+    missing = {c: f for c, f in target.mapped().items() if f not in have}
+    locked = {c: f for c, f in target.mapped().items() if f in have and not have[f].writable}
+    if missing or locked:
+        parts = [f"{f} ({c}) does not exist" for c, f in missing.items()]
+        parts += [f"{f} ({c}) is not writable" for c, f in locked.items()]
+        raise MappingError(crm.name, f"write-back mapping refused, nothing written: {'; '.join(parts)}",
+                           fix=f"Run `nrr crm setup` to create missing fields, grant edit access, or change "
+                               f"[writeback.{crm.name}.fields] in nrr.toml")
+
+
+# -- plan -------------------------------------------------------------------------------
+def _records_of(store: Store, target: str) -> pd.DataFrame:
+    return store.con.execute("SELECT account_id, source_id AS record_id FROM accounts "
+                             "WHERE source = ? AND NOT deleted AND account_id IS NOT NULL", [target]).df()
+
+
+def _current(store: Store, target: str) -> dict[tuple[str, str], str | None]:
+    rows = store.con.execute("SELECT record_id, field, value FROM crm_values WHERE target = ?", [target]).fetchall()
+    return {(r, f): v for r, f, v in rows}
+
+
+def plan(store: Store, target_name: str, target: TargetSettings, desired: pd.DataFrame,
+         skip_accounts: set[str] | frozenset = frozenset()) -> Plan:
+    """The changes that make the CRM show ``desired`` (one row per account, canonical columns)."""
+    out = Plan(target_name)
+    mapping, current = target.mapped(), _current(store, target_name)
+    links = _records_of(store, target_name).merge(desired, on="account_id")
+    for row in links.to_dict("records"):
+        if row["account_id"] in skip_accounts:
+            out.skipped += 1
+            continue
+        diff = [Change(row["account_id"], row["record_id"], c, f, current.get((row["record_id"], c)),
+                       normalise(FIELDS[c], row.get(c))) for c, f in mapping.items()]
+        diff = [d for d in diff if d.old != d.new]
+        if any(d.field not in STAMP_FIELDS for d in diff):
+            out.changes.extend(diff)
+    return out
+
+
+# -- apply --------------------------------------------------------------------------------
+def apply(store: Store, crm, target: TargetSettings, the_plan: Plan, run_id: str) -> ApplyResult:
+    """Write the plan in batches; audit every field; remember what was written."""
+    result = ApplyResult(the_plan.target)
+    records = list(the_plan.records().items())
+    if not records:
+        return result
+    before = crm.stats.calls
+    check_mapping(crm, target)
+    for start in range(0, len(records), target.batch_size):
+        chunk = records[start:start + target.batch_size]
+        outcome = crm.write([(rid, {c.crm_field: wire(crm.name, FIELDS[c.field], c.new) for c in changes})
+                             for rid, changes in chunk])
+        _record(store, the_plan.target, run_id, chunk, outcome, result)
+    result.calls = crm.stats.calls - before
+    return result
+
+
+def _record(store: Store, target: str, run_id: str, chunk: list[tuple[str, list[Change]]],
+            outcome: dict[str, str | None], result: ApplyResult) -> None:
+    """Audit rows for one batch and the new current values of the records written."""
+    now, audit, written = utcnow(), [], []
+    for rid, changes in chunk:
+        error = outcome.get(rid)
+        status = "failed" if error else "written"
+        audit += [[run_id, target, c.account_id, rid, c.crm_field, c.old, c.new, status, error, now] for c in changes]
+        if error:
+            result.records_failed += 1
+            result.errors.append(f"{rid} ({changes[0].account_id}): {error}")
+        else:
+            result.records_written += 1
+            result.fields_written += len(changes)
+            written.append((rid, {c.field: c.new for c in changes}))
+    with store.transaction() as con:
+        con.executemany("INSERT INTO writeback_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", audit)
+    _store_values(store, target, written)
+
+
+def skipped_accounts(store: Store, failed_sources: Iterable[str]) -> set[str]:
+    """Accounts with any record from a source whose sync failed this run."""
+    from engine.records import KINDS
+
+    failed = sorted(failed_sources)
+    if not failed:
+        return set()
+    marks = ", ".join("?" * len(failed))
+    union = " UNION ".join(f"SELECT account_id FROM {k.table} WHERE source IN ({marks})" for k in KINDS.values())
+    return {r[0] for r in store.con.execute(union, failed * len(KINDS)).fetchall() if r[0]}
+
+
+# -- one write-back over every target ------------------------------------------------------
+@dataclass
+class TargetReport:
+    target: str
+    read: int = 0
+    plan: Plan | None = None
+    result: ApplyResult | None = None
+    error: str | None = None
+    skipped: str | None = None   # why the whole target was left out
+
+
+def targets(sources_config: Any, settings: WritebackSettings) -> list[str]:
+    """Targets enabled under [writeback] whose source is enabled under [sources] too."""
+    from connectors.settings import source_settings
+
+    sources = source_settings(sources_config)
+    return [t for t in ("salesforce", "hubspot") if settings.target(t).enabled and sources[t].enabled]
+
+
+def write_back(store: Store, sources_config: Any, settings: WritebackSettings, credentials,
+               desired: pd.DataFrame, run_id: str, *, dry_run: bool = False, only: str | None = None,
+               failed_sources: Iterable[str] = (), policy=None) -> list[TargetReport]:
+    """Read current values, plan and (unless ``dry_run``) apply, target by target.
+
+    A target whose own sync failed is skipped whole; accounts with inputs from any other
+    failed source are left out of the plan. One target's failure never stops the other.
+    """
+    failed = set(failed_sources)
+    skip = skipped_accounts(store, failed)
+    reports = []
+    for name in [only] if only else targets(sources_config, settings):
+        report = TargetReport(name)
+        reports.append(report)
+        if name in failed:
+            report.skipped = f"{name} did not sync this run; its records may be stale"
+            continue
+        try:
+            _one_target(store, sources_config, settings, credentials, desired, run_id, report, dry_run, skip, policy)
+        except ConnectorError as exc:
+            report.error = str(exc)
+    return reports
+
+
+def _one_target(store, sources_config, settings, credentials, desired, run_id, report, dry_run, skip, policy):
+    from connectors.crm_setup import open_crm, setup
+
+    creds = credentials(report.target) if callable(credentials) else credentials.get(report.target, {})
+    crm = open_crm(report.target, sources_config, settings, creds, policy)
+    target = settings.target(report.target)
+    try:
+        if target.create_missing_fields and not dry_run:
+            setup(crm, target, settings.text_length)
+        report.read = read_current(store, crm, target)
+        report.plan = plan(store, report.target, target, desired, skip)
+        if not dry_run:
+            report.result = apply(store, crm, target, report.plan, run_id)
+    finally:
+        crm.close()
