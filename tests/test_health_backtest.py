@@ -116,3 +116,20 @@ def test_threshold_for_the_arr_bar():
     assert threshold_for_share(obs, windows, 0.8) == 65.1
     assert threshold_for_share(obs, windows, 0.5) == 40.1
     assert threshold_for_share(obs, windows.iloc[0:0], 0.8) is None
+
+
+@pytest.mark.slow
+def test_on_the_sandbox_book_the_score_beats_login_counts(tmp_path):
+    """The issue's acceptance bar, on a small generated book (120 accounts, 330 days of usage)."""
+    from connectors.sandbox.book import generate_book
+    from engine.records import KINDS
+
+    book = generate_book(accounts=120, seed=7)
+    with Store(tmp_path / "book.duckdb") as s:
+        for kind in KINDS:
+            s.upsert(kind, "files", book.usage(days=330) if kind == "usage" else book.canonical(kind))
+        r = run_backtest(s, HealthSettings(), D(2026, 1, 1), book.as_of - dt.timedelta(days=120), revenue_source="files")
+    assert r.churn_events >= 5
+    assert r.health.auc > r.baseline.auc
+    # at the alert volume that catches 80% of churned ARR, login counts catch far less
+    assert r.health_at_bar.churned_arr_flagged_share >= 0.8 > r.baseline_at_bar.churned_arr_flagged_share
