@@ -1,0 +1,31 @@
+"""Playbook report renderers: one context, PDF and DOCX."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from reports.board import roots
+from reports.context.playbook import build_playbook
+from reports.pdf import write_pdf
+from reports.render import slug
+from reports.templating import find_file, render_html, template_dirs
+
+
+def render_playbook(data, owner: str | None, formats: list[str], out_dir: Path, *,
+                    created: dt.datetime | None = None) -> list[Path]:
+    ctx = build_playbook(data, owner)
+    stem = out_dir / (f"playbook-{ctx.as_of.isoformat()}" + (f"-{slug(owner)}" if owner else ""))
+    written = []
+    if "pdf" in formats:
+        dirs = template_dirs(data.config)
+        html = render_html(dirs, "playbook.html", ctx=ctx, brand=ctx.brand, as_of=ctx.as_of,
+                           logo_url=ctx.brand.logo.as_uri() if ctx.brand.logo else None, doc_title="Playbook report")
+        write_pdf(html, find_file(dirs, "report.css"), roots(ctx.brand, dirs), stem.with_suffix(".pdf"), created=created)
+        written.append(stem.with_suffix(".pdf"))
+    if "docx" in formats:
+        from reports.docx_lists import write_playbook_docx
+
+        write_playbook_docx(ctx, stem.with_suffix(".docx"), created=created)
+        written.append(stem.with_suffix(".docx"))
+    return written

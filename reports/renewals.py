@@ -1,0 +1,45 @@
+"""Renewal timeline renderers: one context, five formats (CSV, XLSX, ICS, PDF, DOCX)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from reports.board import roots
+from reports.context.renewals import build_renewals
+from reports.pdf import write_pdf
+from reports.templating import find_file, render_html, template_dirs
+
+
+def render_renewals(data, days: int, formats: list[str], out_dir: Path, *,
+                    created: dt.datetime | None = None) -> list[Path]:
+    ctx = build_renewals(data, days)
+    stem = out_dir / f"renewals-{ctx.as_of.isoformat()}-{days}d"
+    written: list[Path] = []
+    for fmt in formats:
+        if fmt == "csv":
+            from reports.csv_export import write_renewals_csv
+
+            written += write_renewals_csv(ctx, stem)
+        elif fmt == "xlsx":
+            from reports.xlsx import write_renewals_xlsx
+
+            written.append(write_renewals_xlsx(ctx, stem.with_suffix(".xlsx"), created=created))
+        elif fmt == "ics":
+            from reports.ics import write_renewals_ics
+
+            written.append(write_renewals_ics(ctx, stem.with_suffix(".ics")))
+        elif fmt == "pdf":
+            dirs = template_dirs(data.config)
+            html = render_html(dirs, "renewals.html", ctx=ctx, brand=ctx.brand, as_of=ctx.as_of,
+                               logo_url=ctx.brand.logo.as_uri() if ctx.brand.logo else None,
+                               doc_title=f"Renewal timeline, {days} days")
+            write_pdf(html, find_file(dirs, "report.css"), roots(ctx.brand, dirs), stem.with_suffix(".pdf"),
+                      created=created)
+            written.append(stem.with_suffix(".pdf"))
+        elif fmt == "docx":
+            from reports.docx_lists import write_renewals_docx
+
+            write_renewals_docx(ctx, stem.with_suffix(".docx"), created=created)
+            written.append(stem.with_suffix(".docx"))
+    return written
