@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "metrics",
     "writeback",
+    "report",
 )
 
 #: Exception types reported as one clear line (plus their exit code).

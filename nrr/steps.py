@@ -111,6 +111,20 @@ def writeback_step(state: RunState) -> dict[str, Any]:
     return counts
 
 
+def reports_step(state: RunState) -> dict[str, Any]:
+    """Render the reports listed under [run.reports] into the project's output folder.
+
+    Board: the last full quarter before the as-of date; renewals: [run].renewal_days.
+    """
+    from reports.render import render_reports
+
+    cfg = state.project.config
+    requests = {k: v for k, v in cfg.run.reports.model_dump().items() if v}
+    out = state.project.dir / cfg.reports.output_dir
+    written = render_reports(state.store, cfg, state.as_of, requests, out, days=cfg.run.renewal_days)
+    return {name: [p.name for p in paths] for name, paths in written.items()}
+
+
 STEP_FUNCTIONS: dict[str, Step] = {
     "sync": sync_step,
     "score": score_step,

@@ -71,7 +71,8 @@ def waterfall_chart(steps: list[Any], currency: str, accent: str, fmt: str = "sv
             colour = GREEN if s.sign > 0 else RED
             level = level + s.sign * s.amount
         ax.bar(i, float(height), bottom=float(bottom), color=colour, width=0.6)
-        label = f.money_short(s.amount, currency) if s.sign == 0 else f"{'+' if s.sign > 0 else '−'}{f.money_short(s.amount, currency)}"
+        sign = "" if s.sign == 0 or not s.amount else "+" if s.sign > 0 else "−"
+        label = sign + f.money_short(s.amount, currency)
         ax.annotate(label, (i, float(bottom + height)), textcoords="offset points", xytext=(0, 3), ha="center",
                     fontsize=7)
     ax.set_xticks(range(len(steps)), [s.label for s in steps])
