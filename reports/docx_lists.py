@@ -22,7 +22,7 @@ def _play_card(w: DocWriter, a, cur: str) -> None:
            f"{f' ({a.band})' if a.band else ''} · 7 d {f.signed(a.delta_7)} · 30 d {f.signed(a.delta_30)} · "
            f"due {f.date(a.due_date)} · {a.owner_role}", size=8)
     w.para(a.reason)
-    if a.drivers:
+    if a.drivers and a.drivers not in a.reason:
         w.para(f" {a.drivers}", bold_prefix="Drivers (30 days):")
     if a.triggers:
         w.para("", bold_prefix="Open triggers:")
