@@ -39,7 +39,7 @@ from connectors.ratelimit import RateLimiter
 from connectors.retry import Guard, RetryPolicy
 from connectors.settings import HubSpotSettings
 from connectors.sync import Batch, Stream
-from engine.store import Store, utcnow
+from engine.store import utcnow
 
 SOURCE = "hubspot"
 STREAMS = (
@@ -118,6 +118,7 @@ class HubSpotSource:
             if settings.rate_limit else RateLimiter(None)
         self.guard = Guard(SOURCE, translate, policy, limiter)
         self.stats = self.guard.stats
+        self._roles: dict[str, dict] = {}
 
     # -- calls ---------------------------------------------------------------------
     def call(self, what: str, fn) -> dict:
@@ -202,6 +203,7 @@ class HubSpotSource:
             self._contacts(items, batch)
             return
         owners = self._companies_of(stream, [r["id"] for r in items]) if stream != "companies" else {}
+        self._roles = _stored_roles(self.resolver.reader, [r["id"] for r in items]) if stream == "companies" else {}
         for rec in items:
             props = {col: rec["properties"].get(p) for col, p in getattr(self.map, MAPPING[stream]).items() if p}
             getattr(self, f"_{stream}")(rec["id"], props, owners.get(rec["id"]), batch)
@@ -214,20 +216,14 @@ class HubSpotSource:
             link = self.resolver.primary_account(SOURCE, rec_id, v.get("account_id"))
         else:
             link = self.resolver.by_domain(SOURCE, rec_id, v.get("domain"))
-        roles = self._stored_roles(link.resolved)
+        batch.links.append(link)
+        roles = self._roles.get(rec_id, {})
         batch.add("accounts", {
             "source_id": rec_id, "account_id": link.resolved, "name": v["name"], "domain": domain_of(v.get("domain")),
             "segment": self.map.segment(v.get("segment")), "industry": v.get("industry"), "owner": v.get("owner"),
             "customer_since": _date(v.get("customer_since")), "icp_tier": v.get("icp_tier"),
             "licensed_seats": _int(v.get("licensed_seats")), "plan": v.get("plan"), "plan_limit": _int(v.get("plan_limit")),
             "employees": _int(v.get("employees")), "crm_id": rec_id, **roles})
-
-    def _stored_roles(self, account_id: str) -> dict[str, Any]:
-        """Champion/sponsor come from the contacts stream; keep them when a company changes."""
-        row = self.resolver.store.con.execute(
-            "SELECT champion_user_id, sponsor_user_id FROM accounts WHERE source = ? AND account_id = ? AND NOT deleted",
-            [SOURCE, account_id]).fetchone()
-        return {"champion_user_id": row[0], "sponsor_user_id": row[1]} if row else {}
 
     def _deals(self, rec_id: str, v: dict, company: str | None, batch: Batch) -> None:
         for kind in ("contracts", "churn_reasons"):
@@ -286,8 +282,7 @@ class HubSpotSource:
             column = {self.map.champion_role: "champion_user_id", self.map.sponsor_role: "sponsor_user_id"}.get(p.get("hs_buying_role"))
             if column and p.get("associatedcompanyid") and p.get("email"):
                 roles.setdefault(str(p["associatedcompanyid"]), {})[column] = p["email"].lower()
-        for row in _account_rows(self.resolver.store, list(roles)):
-            batch.add("accounts", {**row, **roles[row["source_id"]]})
+        batch.patches["accounts"] = roles
 
     def close(self) -> None:
         pass
@@ -303,7 +298,13 @@ class _IdFloor:
         return items[-1]["id"] if (response.get("paging") or {}).get("next") and items else None
 
 
-def _account_rows(store: Store, company_ids: list[str]) -> list[dict]:
+def _stored_roles(reader, company_ids: list[str]) -> dict[str, dict]:
+    """Champion/sponsor come from the contacts stream; keep them when a company changes."""
+    return {row["source_id"]: {"champion_user_id": row["champion_user_id"], "sponsor_user_id": row["sponsor_user_id"]}
+            for row in _account_rows(reader, company_ids)}
+
+
+def _account_rows(reader, company_ids: list[str]) -> list[dict]:
     """Stored HubSpot account rows (all canonical columns) for these companies."""
     if not company_ids:
         return []
@@ -311,7 +312,7 @@ def _account_rows(store: Store, company_ids: list[str]) -> list[dict]:
 
     cols = ", ".join(ACCOUNT.columns)
     marks = ", ".join("?" * len(company_ids))
-    cur = store.con.execute(f"SELECT source_id, {cols} FROM accounts WHERE source = ? AND NOT deleted "
+    cur = reader.execute(f"SELECT source_id, {cols} FROM accounts WHERE source = ? AND NOT deleted "
                             f"AND source_id IN ({marks})", [SOURCE, *company_ids])
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]

@@ -19,6 +19,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+
 from connectors.errors import LinksFileError
 from engine.store import Store, utcnow
 
@@ -74,22 +76,27 @@ def read_links_file(path: Path) -> dict[tuple[str, str], str]:
 
 
 class Resolver:
-    """Decides links for one sync run; ``pending`` collects them for the next commit."""
+    """Decides links for one sync run. Connectors put the links they get into their
+    batch, so links commit with the records they explain. Reads go through ``reader``, a
+    second connection, because pages are read on a thread while others commit."""
 
     def __init__(self, store: Store, primary: str, overrides: dict[tuple[str, str], str]):
         self.store = store
+        self.reader = store.con.cursor()
         self.primary = primary
         self.overrides = overrides
-        self.pending: list[Link] = []
         self._known: dict[tuple[str, str], str | None] = {
-            (s, i): a for s, i, a in store.con.execute("SELECT source, source_id, account_id FROM account_links").fetchall()
+            (s, i): a for s, i, a in self.reader.execute("SELECT source, source_id, account_id FROM account_links").fetchall()
         }
         self._domains: dict[str, list[str]] | None = None
 
     def _emit(self, link: Link) -> Link:
-        self.pending.append(link)
         self._known[(link.source, link.source_id)] = link.account_id
         return link
+
+    def stored_cursor(self, source: str, stream: str) -> str | None:
+        row = self.reader.execute("SELECT cursor FROM sync_state WHERE source = ? AND stream = ?", [source, stream]).fetchone()
+        return row[0] if row else None
 
     def _override(self, source: str, source_id: str) -> Link | None:
         acct = self.overrides.get((source, source_id))
@@ -119,7 +126,7 @@ class Resolver:
     def domains(self) -> dict[str, list[str]]:
         """Primary accounts by domain (as stored by earlier syncs and this one)."""
         if self._domains is None:
-            rows = self.store.con.execute(
+            rows = self.reader.execute(
                 "SELECT lower(domain), account_id FROM accounts WHERE source = ? AND NOT deleted AND domain IS NOT NULL",
                 [self.primary]).fetchall()
             self._domains = {}
@@ -139,14 +146,24 @@ class Resolver:
             return self._known[key] or placeholder(source, source_id)
         return source_id if source == self.primary else placeholder(source, source_id)
 
-    def flush(self, con) -> int:
-        """Write pending links inside the caller's transaction."""
-        now = utcnow()
-        rows = [(l.source, l.source_id, l.account_id, l.method, ",".join(l.candidates) or None, now) for l in self.pending]
-        if rows:
-            con.executemany("INSERT OR REPLACE INTO account_links VALUES (?, ?, ?, ?, ?, ?)", rows)
-        self.pending = []
-        return len(rows)
+    def close(self) -> None:
+        self.reader.close()
+
+
+def write_links(con, links: list[Link]) -> int:
+    """Store links inside the caller's transaction (the last word per record wins)."""
+    latest = list({(l.source, l.source_id): l for l in links}.values())
+    if not latest:
+        return 0
+    cols = {"source": [l.source for l in latest], "source_id": [l.source_id for l in latest],
+            "account_id": [l.account_id for l in latest], "method": [l.method for l in latest],
+            "candidates": [",".join(l.candidates) or None for l in latest]}
+    con.register("_links", pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()}))
+    try:
+        con.execute("INSERT OR REPLACE INTO account_links SELECT *, ? FROM _links", [utcnow()])
+    finally:
+        con.unregister("_links")
+    return len(latest)
 
 
 def unmatched(store: Store) -> list[dict]:

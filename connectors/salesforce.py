@@ -187,6 +187,7 @@ class SalesforceSource:
             link = self.resolver.primary_account(SOURCE, rec["Id"], v.get("account_id"))
         else:
             link = self.resolver.by_domain(SOURCE, rec["Id"], v.get("domain"))
+        batch.links.append(link)
         batch.add("accounts", {
             "source_id": rec["Id"], "account_id": link.resolved, "name": v["name"], "domain": domain_of(v.get("domain")),
             "segment": self.map.segment(v.get("segment")), "industry": v.get("industry"), "owner": v.get("owner"),

@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import queue
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -28,7 +30,7 @@ import pyarrow as pa
 import requests
 
 from connectors.errors import ConnectorError, QuotaExhausted
-from connectors.identity import Resolver, read_links_file
+from connectors.identity import Link, Resolver, read_links_file, write_links
 from connectors.retry import CallStats, RetryPolicy
 from connectors.settings import SourceSettings, SyncSettings, source_settings
 from engine.records import KINDS
@@ -56,6 +58,8 @@ class Batch:
     replace: dict[str, list[str]] = field(default_factory=dict)   # kind → source_id prefixes re-read whole
     cursor: str | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (vendor record id, reason)
+    links: list[Link] = field(default_factory=list)
+    patches: dict[str, dict[str, dict]] = field(default_factory=dict)  # kind → source_id → columns to set
     read: int = 0
     pass_start: bool = False   # first page of a complete pass (enables the sweep)
     last: bool = False         # last page of the pass
@@ -149,21 +153,49 @@ def _prefixed(store: Store, kind: str, source: str, prefix: str) -> list[str]:
         [source, prefix]).fetchall()]
 
 
-def commit_batch(store: Store, source: str, stream: str, batch: Batch, resolver: Resolver) -> UpsertResult:
+def _under_prefixes(con, kind: str, source: str, prefixes: list[str]) -> list[str]:
+    """Live ids starting with any of ``prefixes`` (the stored children of re-read parents)."""
+    if not prefixes:
+        return []
+    con.register("_prefixes", pa.table({"prefix": pa.array(sorted(set(prefixes)), pa.string())}))
+    try:
+        return [r[0] for r in con.execute(
+            f"SELECT DISTINCT t.source_id FROM {KINDS[kind].table} t JOIN _prefixes p ON starts_with(t.source_id, p.prefix) "
+            "WHERE t.source = ? AND NOT t.deleted", [source]).fetchall()]
+    finally:
+        con.unregister("_prefixes")
+
+
+def _patched(con, kind: str, source: str, changes: dict[str, dict]) -> list[dict]:
+    """Stored live rows with some columns changed — read inside the committing
+    transaction, so a patch never overwrites what an earlier page just wrote."""
+    if not changes:
+        return []
+    cols = ", ".join(KINDS[kind].columns)
+    marks = ", ".join("?" * len(changes))
+    cur = con.execute(f"SELECT source_id, {cols} FROM {KINDS[kind].table} WHERE source = ? AND NOT deleted "
+                      f"AND source_id IN ({marks})", [source, *changes])
+    names = [d[0] for d in cur.description]
+    return [{**row, **changes[row["source_id"]]} for row in (dict(zip(names, r)) for r in cur.fetchall())]
+
+
+def commit_batch(store: Store, source: str, stream: str, batch: Batch) -> UpsertResult:
     """Rows, deletes, links and cursor of one page, all or nothing."""
     total = UpsertResult()
     with store.transaction() as con:
+        for kind, changes in batch.patches.items():
+            batch.rows.setdefault(kind, []).extend(_patched(con, kind, source, changes))
         for kind, rows in batch.rows.items():
             if rows:
                 total += store.upsert(kind, source, _arrow(kind, rows))
         for kind, prefixes in batch.replace.items():
             keep = {r["source_id"] for r in batch.rows.get(kind, [])}
-            gone = [i for p in prefixes for i in _prefixed(store, kind, source, p) if i not in keep]
+            gone = [i for i in _under_prefixes(con, kind, source, prefixes) if i not in keep]
             batch.deletes.setdefault(kind, []).extend(gone)
         for kind, ids in batch.deletes.items():
             if ids:
                 total += store.mark_deleted(kind, source, sorted(set(ids)))
-        resolver.flush(con)
+        write_links(con, batch.links)
         if batch.cursor is not None:
             store.set_cursor(Cursor(source, stream, batch.cursor))
     return total
@@ -193,16 +225,55 @@ class _Sweeper:
         self.seen = None
 
 
+_DONE = object()
+
+
+def prefetch(pages: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Read the next pages on a thread while this one commits, so network time and
+    rate-limit waits overlap store writes. Errors surface here, in order."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for batch in pages:
+                if not put(batch):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+
+    worker = threading.Thread(target=work, name="sync-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := q.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+
+
 def run_stream(store: Store, conn: Connector, stream: Stream, resolver: Resolver, full: bool,
                progress: Callable[[int], None] = lambda n: None) -> StreamStats:
     stats = StreamStats()
     start = time.monotonic()
     cursor = None if full else store.get_cursor(conn.name, stream.name)
     sweeper = _Sweeper(stream)
-    for batch in conn.read(stream, cursor):
+    for batch in prefetch(conn.read(stream, cursor)):
         sweeper.note(batch)
         sweeper.finish(store, conn.name, batch)
-        result = commit_batch(store, conn.name, stream.name, batch, resolver)
+        result = commit_batch(store, conn.name, stream.name, batch)
         for rec_id, reason in batch.skipped:
             log.warning("%s %s: skipped %s: %s", conn.name, stream.name, rec_id, reason)
         stats.new += result.new
@@ -242,7 +313,6 @@ def sync_source(store: Store, name: str, settings: SourceSettings, credentials: 
         result.ok, result.error = False, str(exc)
         log.error("%s", exc)
     finally:
-        resolver.pending = []
         if conn is not None:
             result.calls, result.retries = conn.stats.calls, conn.stats.retries
             conn.close()
@@ -284,6 +354,7 @@ def sync_sources(store: Store, sources_config: dict[str, Any] | None,
             report.sources[name] = sync_source(store, name, settings[name], creds, resolver,
                                                full=full, policy=policy, progress=bars)
     finally:
+        resolver.close()
         if hasattr(bars, "stop"):
             bars.stop()
         _record_run(store, report, "ok" if report.ok else "failed")
