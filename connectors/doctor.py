@@ -29,13 +29,14 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    status: int | None = None
 
 
 def _attempt(source: str, name: str, fn: Callable[[], str]) -> Check:
     try:
         return Check(source, name, True, fn())
     except ConnectorError as exc:
-        return Check(source, name, False, str(exc).split(". ")[0], exc.fix)
+        return Check(source, name, False, exc.detail, exc.fix, exc.status)
 
 
 def _missing(source: str, obj: str, have: set[str], wanted: dict[str, str], where: str) -> Check:
@@ -106,16 +107,16 @@ def _hubspot(settings, creds, policy, writeback: list[str]) -> Iterator[Check]:
     try:
         src = HubSpotSource(settings, creds, None, policy)
     except ConnectorError as exc:
-        yield Check("hubspot", "credentials", False, str(exc).split(". ")[0], exc.fix)
+        yield Check("hubspot", "credentials", False, exc.detail, exc.fix)
         return
     for obj, group in HUBSPOT_OBJECTS.items():
         found: dict[str, dict] = {}
         check = _attempt("hubspot", f"object {obj}", lambda: _hs_properties(src, obj, found))
-        if not check.ok and ("(HTTP 401)" in check.detail or "credentials rejected" in check.detail):
+        if check.status == 401:
             yield Check("hubspot", "credentials", False, check.detail,
                         "Create a new private-app access token and put it under [hubspot] in credentials.toml")
             return
-        if not check.ok and "(HTTP 403)" in check.detail:
+        if check.status == 403:
             scope = "tickets" if obj == "tickets" else f"crm.objects.{obj}.read"
             check = Check("hubspot", f"object {obj}", False, check.detail,
                           f"Add the scope {scope} to the private app (Settings → Integrations → Private apps) and paste the new token")
@@ -143,15 +144,15 @@ def _stripe(settings, creds, policy, writeback: list[str]) -> Iterator[Check]:
     try:
         src = StripeSource(settings, creds, None, policy)
     except ConnectorError as exc:
-        yield Check("stripe", "credentials", False, str(exc).split(". ")[0], exc.fix)
+        yield Check("stripe", "credentials", False, exc.detail, exc.fix)
         return
     for collection in ("customers", "subscriptions", "invoices", "events"):
         check = _attempt("stripe", f"read {collection}", lambda: _stripe_list(src, collection, settings))
-        if not check.ok and "(HTTP 401)" in check.detail:
+        if check.status == 401:
             yield Check("stripe", "credentials", False, check.detail,
                         "Put a valid secret or restricted key (sk_… / rk_…) under [stripe] in credentials.toml")
             return
-        if not check.ok and "(HTTP 403)" in check.detail:
+        if check.status == 403:
             check = Check("stripe", f"read {collection}", False, check.detail,
                           f"Give the restricted key Read access to {collection.title()} in the Stripe dashboard (Developers → API keys)")
         yield check

@@ -36,6 +36,7 @@ class ConnectorError(Exception):
         text = f"{source}: {message}"
         if status is not None:
             text += f" (HTTP {status})"
+        self.detail = text
         if fix:
             text += f". {fix}"
         super().__init__(text)
