@@ -97,9 +97,10 @@ def _contract_frame(contracts: ibis.Table, as_of: dt.date, days: int) -> pd.Data
         c.start_date <= ibis.literal(as_of + dt.timedelta(days=days + 1))
     )
     cols = ["contract_id", "account_id", "start_date", "end_date", "mrr", "currency", "auto_renew"]
-    df = c.filter(keep).select(*cols).to_pandas()
+    # via Arrow: its Decimal conversion is far cheaper than a per-value map
+    df = c.filter(keep).select(*cols).to_pyarrow().to_pandas(date_as_object=False)
     for col in ("start_date", "end_date"):
-        df[col] = pd.to_datetime(df[col])
+        df[col] = pd.to_datetime(df[col]).astype("datetime64[ns]")
     return df
 
 
@@ -120,9 +121,9 @@ def _term_lines(df: pd.DataFrame, as_of: pd.Timestamp, end: pd.Timestamp) -> pd.
     t = df[df["end_date"].notna() & (df["mrr"] > 0)].copy()
     t["renewal_date"] = t["end_date"] + pd.Timedelta(days=1)
     t = t[(t["renewal_date"] >= as_of) & (t["renewal_date"] <= end)]
-    starts = set(zip(df["account_id"], df["start_date"]))
-    booked = [(a, r) in starts for a, r in zip(t["account_id"], t["renewal_date"])]
-    t = t[~np.array(booked, dtype=bool)]
+    starts = df[["account_id", "start_date"]].drop_duplicates().rename(columns={"start_date": "renewal_date"})
+    hit = t[["account_id", "renewal_date"]].merge(starts.assign(_booked=True), how="left", on=["account_id", "renewal_date"])
+    t = t[~hit["_booked"].fillna(False).astype(bool).to_numpy()]
     return t.assign(term="term")
 
 
@@ -156,12 +157,17 @@ def renewal_dates(
     lines = renewing_lines(contracts, as_of, days, settings)
     lines["arr"] = _arr(lines, revenue) if len(lines) else []
     groups: dict[tuple, list] = {}
-    for r in lines.sort_values("contract_id").itertuples(index=False):
-        g = groups.setdefault((r.account_id, r.renewal_date, r.term), [r.start_date, [], True, Decimal(0)])
-        g[0] = min(g[0], r.start_date)
-        g[1].append(str(r.contract_id))
-        g[2] = g[2] and bool(r.auto_renew) if pd.notna(r.auto_renew) else False
-        g[3] += r.arr
+    lines = lines.sort_values("contract_id")
+    ns = lambda col: lines[col].astype("datetime64[ns]").astype("int64").tolist()  # noqa: E731
+    for acc, rd, term, start, cid, auto, arr in zip(lines["account_id"].tolist(), ns("renewal_date"),
+                                                   lines["term"].tolist(), ns("start_date"),
+                                                   lines["contract_id"].tolist(), lines["auto_renew"].tolist(),
+                                                   lines["arr"].tolist()):
+        g = groups.setdefault((acc, rd, term), [start, [], True, Decimal(0)])
+        g[0] = min(g[0], start)
+        g[1].append(str(cid))
+        g[2] = g[2] and auto is True
+        g[3] += arr
     out = pd.DataFrame(
         [(a, rd, term, start, tuple(ids), auto, arr.quantize(CENT)) for (a, rd, term), (start, ids, auto, arr) in groups.items()],
         columns=["account_id", "renewal_date", "term", "term_start", "contract_ids", "auto_renew", "arr"],
@@ -198,14 +204,14 @@ def _next_milestones(milestones: pd.DataFrame) -> pd.DataFrame:
         columns=["status", "rank"])
 
 
-def _flags(open_triggers: pd.DataFrame, severities: tuple[str, ...]) -> pd.Series:
+def _flags(open_triggers: pd.DataFrame, severities: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     if open_triggers is None or open_triggers.empty:
-        return pd.Series(dtype=object)
+        return {}
     risk = open_triggers[(open_triggers["kind"] == "risk") & open_triggers["severity"].isin(severities)]
     flags: dict[str, set] = {}
-    for acc, trig in zip(risk["account_id"], risk["trigger"]):
+    for acc, trig in zip(risk["account_id"].tolist(), risk["trigger"].tolist()):
         flags.setdefault(acc, set()).add(trig)
-    return pd.Series({a: tuple(sorted(t)) for a, t in flags.items()}, dtype=object)
+    return {a: tuple(sorted(t)) for a, t in flags.items()}
 
 
 def classify_rag(renewals: pd.DataFrame, features: pd.DataFrame, open_triggers: pd.DataFrame,
@@ -213,7 +219,7 @@ def classify_rag(renewals: pd.DataFrame, features: pd.DataFrame, open_triggers: 
     """Adds red_flags, low_usage, no_champion, rag and rag_reasons (see module docstring)."""
     r, rules = renewals.copy(), settings.rag
     flags = _flags(open_triggers, rules.red_flag_severities)
-    r["red_flags"] = [flags.get(a, ()) for a in r["account_id"]]
+    r["red_flags"] = [flags.get(a, ()) for a in r["account_id"].tolist()]
     f = features.set_index("account_id").reindex(r["account_id"])
     seats = f["licensed_seats"].astype("float64")
     util = f["active_users_30"].astype("float64") / seats.where(seats > 0)
@@ -223,7 +229,8 @@ def classify_rag(renewals: pd.DataFrame, features: pd.DataFrame, open_triggers: 
     silent = f["champion_silent_days"]
     r["no_champion"] = (f["champion_user_id"].isna() | (silent >= rules.champion_inactive_days)).to_numpy(dtype=bool)
     r["seat_utilisation"] = util.round(3).to_numpy()
-    rag, reasons = zip(*(_rag_one(row, rules) for row in r.itertuples(index=False))) if len(r) else ((), ())
+    cols = r[["score", "red_flags", "low_usage", "no_champion"]]
+    rag, reasons = zip(*(_rag_one(row, rules) for row in cols.itertuples(index=False))) if len(r) else ((), ())
     r["rag"], r["rag_reasons"] = list(rag), list(reasons)
     return r
 

@@ -4,7 +4,7 @@ Generates accounts, contract lines, usage, tickets, invoices and NPS directly in
 store with SQL, then times (1) the trigger features, (2) rule evaluation, (3) the
 180-day renewal timeline, as of one date. Prints seconds per step and peak RSS.
 
-    .venv/bin/python scripts/bench_triggers.py --accounts 100000 --usage-rows 50000000
+    .venv/bin/python scripts/bench_triggers.py --accounts 100000 --usage-rows 50000000 [--store /tmp/b.duckdb]
 """
 
 from __future__ import annotations
@@ -74,21 +74,32 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--accounts", type=int, default=100_000)
     p.add_argument("--usage-rows", type=int, default=50_000_000)
+    p.add_argument("--store", type=Path, help="Keep the generated store here and reuse it on the next run.")
     args = p.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
-        timed(f"generate {args.accounts:,} / {args.usage_rows:,}", lambda: generate(store, args.accounts, args.usage_rows))
-        rng = np.random.default_rng(7)
-        ids = [f"A{i}" for i in range(args.accounts)]
-        scores = pd.DataFrame({"account_id": ids, "score": rng.uniform(10, 100, args.accounts).round(1)})
-        scores["band"] = pd.cut(scores["score"], [0, 25, 50, 70, 85, 101], right=False,
-                                labels=["Churning", "Critical", "At risk", "Healthy", "Thriving"]).astype(str)
-        inputs, ts = StoreInputs.from_store(store), TriggerSettings()
-        t0 = time.perf_counter()
-        feats = timed("trigger features", lambda: compute_features(inputs, ts, AS_OF))
-        fired = timed("evaluate rules", lambda: evaluate_triggers(inputs, scores, None, ts, AS_OF, features=feats))
-        tl = timed("renewal timeline (180 d)", lambda: renewal_timeline(inputs, scores, fired, RenewalSettings(), AS_OF,
-                                                                         features=feats))
-        total = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.store or Path(tmp) / "bench.duckdb"
+        fresh = not path.exists()
+        with Store(path) as store:
+            if fresh:
+                timed(f"generate {args.accounts:,} / {args.usage_rows:,}",
+                      lambda: generate(store, args.accounts, args.usage_rows))
+            run(store, args.accounts)
+
+
+def run(store: Store, accounts: int) -> None:
+    """Time features, rules and the timeline as of :data:`AS_OF` on random health scores."""
+    rng = np.random.default_rng(7)
+    ids = [f"A{i}" for i in range(accounts)]
+    scores = pd.DataFrame({"account_id": ids, "score": rng.uniform(10, 100, accounts).round(1)})
+    scores["band"] = pd.cut(scores["score"], [0, 25, 50, 70, 85, 101], right=False,
+                            labels=["Churning", "Critical", "At risk", "Healthy", "Thriving"]).astype(str)
+    inputs, ts = StoreInputs.from_store(store), TriggerSettings()
+    t0 = time.perf_counter()
+    feats = timed("trigger features", lambda: compute_features(inputs, ts, AS_OF))
+    fired = timed("evaluate rules", lambda: evaluate_triggers(inputs, scores, None, ts, AS_OF, features=feats))
+    tl = timed("renewal timeline (180 d)",
+               lambda: renewal_timeline(inputs, scores, fired, RenewalSettings(), AS_OF, features=feats))
+    total = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{'triggers + renewals total':<28} {total:7.1f} s   fired {len(fired):,}, renewals {len(tl.renewals):,}, "
           f"milestones {len(tl.milestones):,}; peak RSS {peak:,.0f} MB")

@@ -126,42 +126,51 @@ def _plain(v: Any) -> Any:
     return v if not pd.isna(v) else None
 
 
-def _evidence(row: dict[str, Any], t: TriggerDef) -> dict[str, Any]:
-    ev = {t.metric: _plain(row[t.metric]), "op": t.op, "threshold": _plain(t.threshold)}
-    for c in t.conditions:
-        ev[c.metric] = _plain(row[c.metric])
-    for name in t.evidence:
-        if name in row:
-            ev[name] = _plain(row[name])
-    return ev
+def _plain_list(col: pd.Series) -> list[Any]:
+    """A column as JSON-ready scalars (see :func:`_plain`), vectorised for the common dtypes."""
+    if pd.api.types.is_float_dtype(col) or pd.api.types.is_integer_dtype(col):
+        return [None if x != x else (int(x) if float(x).is_integer() else round(x, 4)) for x in col.astype("float64").tolist()]
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return [x if isinstance(x, str) else None for x in col.dt.strftime("%Y-%m-%d").tolist()]
+    return [_plain(v) for v in col.tolist()]
 
 
-def _summary(t: TriggerDef, ev: dict[str, Any]) -> str:
-    return f"{t.title}: {t.metric} = {ev[t.metric]} ({t.op} {ev['threshold']})"
+def _fired_frame(sub: pd.DataFrame, t: TriggerDef, as_of: dt.date) -> pd.DataFrame:
+    """Event rows for the accounts in ``sub`` (already masked and out of cooldown)."""
+    extra = list(dict.fromkeys([*(c.metric for c in t.conditions), *(e for e in t.evidence if e in sub)]))
+    plain = {c: _plain_list(sub[c]) for c in dict.fromkeys([t.metric, *extra])}
+    threshold = _plain(float(t.threshold))
+    evidence = []
+    for i, value in enumerate(plain[t.metric]):
+        ev = {t.metric: value, "op": t.op, "threshold": threshold}
+        ev.update({c: plain[c][i] for c in extra if c != t.metric})
+        evidence.append(ev)
+    ids = sub["account_id"].astype(str)
+    return pd.DataFrame({
+        "event_id": (ids + f"|{t.id}|{as_of.isoformat()}").to_numpy(), "account_id": ids.to_numpy(),
+        "trigger": t.id, "kind": t.kind, "day": as_of, "severity": t.severity, "owner_role": t.owner_role,
+        "action": t.action, "sla_days": t.sla_days, "due_date": as_of + dt.timedelta(days=t.sla_days),
+        "title": t.title, "summary": [f"{t.title}: {t.metric} = {v} ({t.op} {threshold})" for v in plain[t.metric]],
+        "evidence": evidence,
+    }, columns=EVENT_COLUMNS)
 
 
 def fire(features: pd.DataFrame, settings: TriggerSettings, as_of: dt.date,
          recent_events: pd.DataFrame | None = None) -> pd.DataFrame:
     """Apply every trigger definition to a feature frame (one row per account)."""
-    rows = []
-    healthy = features["score"].astype("float64") >= settings.expansion_min_health
+    frames = []
+    healthy = (features["score"].astype("float64") >= settings.expansion_min_health).fillna(False).to_numpy(dtype=bool)
     for t in settings.definitions():
         m = _mask(features, t)
         if t.kind == "expansion":
-            m = m & healthy.fillna(False).to_numpy(dtype=bool)
-        cooling = _cooling(recent_events, t, as_of)
-        cols = ["account_id", t.metric, *(c.metric for c in t.conditions), *(e for e in t.evidence if e in features)]
-        for row in features.loc[m, list(dict.fromkeys(cols))].to_dict("records"):
-            if row["account_id"] in cooling:
-                continue
-            ev = _evidence(row, t)
-            rows.append({
-                "event_id": f"{row['account_id']}|{t.id}|{as_of.isoformat()}", "account_id": row["account_id"],
-                "trigger": t.id, "kind": t.kind, "day": as_of, "severity": t.severity, "owner_role": t.owner_role,
-                "action": t.action, "sla_days": t.sla_days, "due_date": as_of + dt.timedelta(days=t.sla_days),
-                "title": t.title, "summary": _summary(t, ev), "evidence": ev,
-            })
-    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+            m = m & healthy
+        sub = features.loc[m]
+        sub = sub[~sub["account_id"].isin(_cooling(recent_events, t, as_of))]
+        if len(sub):
+            frames.append(_fired_frame(sub, t, as_of))
+    if not frames:
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
 
 
 def evaluate_triggers(

@@ -73,44 +73,51 @@ def _days(as_of: dt.date, n: int) -> ibis.Scalar:
     return ibis.literal(as_of - n * DAY)
 
 
-def _user_table(usage: ibis.Table, as_of: dt.date, lookback: int) -> ibis.Table:
-    """One row per (account, user) active in the last 30 d + lookback: first/last day, 30-d usage."""
-    u = usage.filter((usage.day >= _days(as_of, 29 + lookback)) & (usage.day <= ibis.literal(as_of)))
-    recent = u.day >= _days(as_of, 29)
-    return u.group_by(["account_id", "user_id"]).agg(
-        first_day=u.day.min(), last_day=u.day.max(), q30=u.quantity.sum(where=recent)
-    )
+def _span(s: TriggerSettings) -> int:
+    """Days of usage history the features read (newcomer lookback, champion lookback, 60 d)."""
+    return max(30 + s.new_entity_lookback_days, s.champion_lookback_days, 60)
 
 
-def _usage_totals(usage: ibis.Table, as_of: dt.date) -> ibis.Table:
-    u = usage.filter((usage.day >= _days(as_of, 59)) & (usage.day <= ibis.literal(as_of)))
+def _user_table(usage: ibis.Table, as_of: dt.date, s: TriggerSettings) -> ibis.Table:
+    """One pass over usage: per (account, user) the window sums and when the user was seen.
+
+    ``seen_prior`` = last day in the newcomer lookback before the 30-day window.
+    """
+    u = usage.filter((usage.day >= _days(as_of, _span(s) - 1)) & (usage.day <= ibis.literal(as_of)))
     between = lambda lo, hi: (u.day >= _days(as_of, lo)) & (u.day <= _days(as_of, hi))  # noqa: E731
-    return u.group_by("account_id").agg(
-        usage_14=u.quantity.sum(where=between(13, 0)),
-        usage_prev_14=u.quantity.sum(where=between(27, 14)),
-        usage_30=u.quantity.sum(where=between(29, 0)),
-        usage_prev_30=u.quantity.sum(where=between(59, 30)),
+    return u.group_by(["account_id", "user_id"]).agg(
+        last_day=u.day.max(),
+        seen_prior=u.day.max(where=between(29 + s.new_entity_lookback_days, 30)),
+        q14=u.quantity.sum(where=between(13, 0)),
+        qp14=u.quantity.sum(where=between(27, 14)),
+        q30=u.quantity.sum(where=between(29, 0)),
+        qp30=u.quantity.sum(where=between(59, 30)),
     )
 
 
-def _newcomers(t: ibis.Table, key: str, as_of: dt.date, prefix: str) -> ibis.Table:
-    """Active in the last 30 d, and of those, first seen in the last 30 d; prior = seen before."""
+def _usage_totals(users: ibis.Table, as_of: dt.date) -> ibis.Table:
+    """Account usage sums and user counts from the per-user table."""
+    recent = users.last_day >= _days(as_of, 29)
+    return users.group_by("account_id").agg(
+        usage_14=users.q14.sum(), usage_prev_14=users.qp14.sum(), usage_30=users.q30.sum(),
+        usage_prev_30=users.qp30.sum(),
+        active_users_30=users.count(where=recent),
+        fresh_users_30=users.count(where=recent & users.seen_prior.isnull()),
+        prior_users=users.count(where=users.seen_prior.notnull()),
+    )
+
+
+def _team_table(usage: ibis.Table, as_of: dt.date, s: TriggerSettings) -> ibis.Table:
+    """Per account: teams active in 30 d, those unseen in the lookback before, and teams seen then."""
+    u = usage.filter(usage.team.notnull() & (usage.day >= _days(as_of, 29 + s.new_entity_lookback_days))
+                     & (usage.day <= ibis.literal(as_of)))
+    t = u.group_by(["account_id", "team"]).agg(last_day=u.day.max(), seen_prior=u.day.max(where=u.day < _days(as_of, 29)))
     recent = t.last_day >= _days(as_of, 29)
-    fresh = t.first_day >= _days(as_of, 29)
     return t.group_by("account_id").agg(
-        **{
-            f"active_{prefix}_30": t[key].nunique(where=recent),
-            f"fresh_{prefix}_30": t[key].nunique(where=fresh),
-            f"prior_{prefix}": t[key].nunique(where=~fresh),
-        }
+        active_teams_30=t.count(where=recent),
+        fresh_teams_30=t.count(where=recent & t.seen_prior.isnull()),
+        prior_teams=t.count(where=t.seen_prior.notnull()),
     )
-
-
-def _team_table(usage: ibis.Table, as_of: dt.date, lookback: int) -> ibis.Table:
-    u = usage.filter(
-        usage.team.notnull() & (usage.day >= _days(as_of, 29 + lookback)) & (usage.day <= ibis.literal(as_of))
-    )
-    return u.group_by(["account_id", "team"]).agg(first_day=u.day.min(), last_day=u.day.max())
 
 
 def _power_users(users: ibis.Table, quantile: float, min_population: int) -> ibis.Table:
@@ -120,16 +127,15 @@ def _power_users(users: ibis.Table, quantile: float, min_population: int) -> ibi
     cut = cut.filter(cut.population >= min_population).select("power_user_cutoff")
     t = active.cross_join(cut)
     return t.group_by("account_id").agg(
-        power_users_30=t.user_id.nunique(where=t.q30 >= t.power_user_cutoff),
+        power_users_30=t.count(where=t.q30 >= t.power_user_cutoff),
         power_user_cutoff=t.power_user_cutoff.max(),
     )
 
 
-def _champion(accounts: ibis.Table, usage: ibis.Table, as_of: dt.date, lookback: int) -> ibis.Table:
+def _champion(accounts: ibis.Table, users: ibis.Table) -> ibis.Table:
     champs = accounts.filter(accounts.champion_user_id.notnull()).select("account_id", "champion_user_id")
-    u = usage.filter((usage.day >= _days(as_of, lookback - 1)) & (usage.day <= ibis.literal(as_of)))
-    joined = champs.join(u, (champs.account_id == u.account_id) & (champs.champion_user_id == u.user_id))
-    return joined.group_by(champs.account_id).agg(champion_last_seen=joined.day.max())
+    j = champs.join(users, (champs.account_id == users.account_id) & (champs.champion_user_id == users.user_id))
+    return j.select(account_id=champs.account_id, champion_last_seen=j.last_day)
 
 
 def _tickets(tickets: ibis.Table, as_of: dt.date, baseline_days: int) -> ibis.Table:
@@ -161,16 +167,18 @@ def _left(base: ibis.Table, other: ibis.Table) -> ibis.Table:
 
 
 def _parts(inputs: TriggerInputs, s: TriggerSettings, as_of: dt.date) -> list[ibis.Table]:
-    """The aggregates whose source tables are present (a missing table leaves NULLs)."""
+    """The aggregates whose source tables are present (a missing table leaves NULLs).
+
+    Four aggregates read the per-user table (one scan of usage; DuckDB materialises the shared CTE).
+    """
     parts, usage = [], inputs.usage
     if usage is not None:
-        users = _user_table(usage, as_of, s.new_entity_lookback_days)
+        users = _user_table(usage, as_of, s)
         parts += [
-            _usage_totals(usage, as_of),
-            _newcomers(users, "user_id", as_of, "users"),
-            _newcomers(_team_table(usage, as_of, s.new_entity_lookback_days), "team", as_of, "teams"),
+            _usage_totals(users, as_of),
+            _team_table(usage, as_of, s),
             _power_users(users, s.power_user_quantile, s.power_user_min_population),
-            _champion(inputs.accounts, usage, as_of, s.champion_lookback_days),
+            _champion(inputs.accounts, users),
         ]
     if inputs.tickets is not None:
         parts.append(_tickets(inputs.tickets, as_of, s.ticket_baseline_days))
