@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from connectors.errors import LinksFileError
+from engine.records import KINDS
 from engine.store import Store, utcnow
 
 FREE_MAIL = frozenset({"gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com",
@@ -164,6 +165,39 @@ def write_links(con, links: list[Link]) -> int:
     finally:
         con.unregister("_links")
     return len(latest)
+
+
+def relink(store: Store, overrides: dict[tuple[str, str], str]) -> list[str]:
+    """Apply links-file entries that changed since the last sync to records already stored.
+
+    A record of an unmatched customer carries the placeholder ``source:id``, unique to
+    that customer, so its rows can be re-pointed in place (through the store's upsert, so
+    hashes stay right). A customer moved from one real account to another cannot be
+    told apart from other customers of that account by its rows alone: its source is
+    returned so the caller re-reads that source in full.
+    """
+    stored = {(s, i): a for s, i, a in store.con.execute("SELECT source, source_id, account_id FROM account_links").fetchall()}
+    moved = {key: acct for key, acct in overrides.items() if key in stored and stored[key] != acct}
+    full: set[str] = set()
+    with store.transaction() as con:
+        for (source, source_id), acct in moved.items():
+            if stored[(source, source_id)] is not None:
+                full.add(source)
+                continue
+            for kind in KINDS.values():
+                if "account_id" in kind.columns:
+                    _repoint(store, con, kind, source, placeholder(source, source_id), acct)
+        write_links(con, [Link(s, i, a, "override") for (s, i), a in moved.items()])
+    return sorted(full)
+
+
+def _repoint(store: Store, con, kind, source: str, old: str, new: str) -> None:
+    cur = con.execute(f"SELECT source_id, {', '.join(kind.columns)} FROM {kind.table} "
+                      "WHERE source = ? AND account_id = ? AND NOT deleted", [source, old])
+    names = [d[0] for d in cur.description]
+    rows = [{**dict(zip(names, r)), "account_id": new} for r in cur.fetchall()]
+    if rows:
+        store.upsert(kind, source, pa.Table.from_pylist(rows))
 
 
 def unmatched(store: Store) -> list[dict]:

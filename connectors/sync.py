@@ -30,7 +30,7 @@ import pyarrow as pa
 import requests
 
 from connectors.errors import ConnectorError, QuotaExhausted
-from connectors.identity import Link, Resolver, read_links_file, write_links
+from connectors.identity import Link, Resolver, read_links_file, relink, write_links
 from connectors.retry import CallStats, RetryPolicy
 from connectors.settings import SourceSettings, SyncSettings, source_settings
 from engine.records import KINDS
@@ -340,6 +340,9 @@ def sync_sources(store: Store, sources_config: dict[str, Any] | None,
     if unknown:
         raise ConnectorError(unknown[0], f"unknown source; choose one of {', '.join(MODULES)}")
     links = read_links_file(Path(project_dir or ".") / sync_settings.links_file)
+    for source in relink(store, links):
+        log.info("%s: a links-file entry moved a record between accounts; re-reading %s in full", source, source)
+        store.clear_cursors(source)
     resolver = Resolver(store, sync_settings.primary, links)
     report = SyncReport(run_id=uuid.uuid4().hex[:12])
     _record_run(store, report, "running")

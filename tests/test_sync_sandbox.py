@@ -225,3 +225,23 @@ def _stripe(sb: Sandbox, method: str, path: str, form: dict | None = None) -> No
     r = requests.request(method, sb.urls["stripe"] + path, data=form, headers={"Authorization": f"Bearer {key}"},
                          verify=str(sb.ca_path), timeout=10)
     r.raise_for_status()
+
+
+def test_unmatched_customers_are_listed_and_a_links_file_entry_relinks_their_records(quiet_sandbox, tmp_path):
+    from connectors.identity import unmatched
+
+    with Store(tmp_path / "s.duckdb") as store:
+        sync(quiet_sandbox, store, tmp_path)
+        before = unmatched(store)
+        target = next(r for r in before if r["source"] == "stripe" and r["mrr"] > 0)
+        lines = store.con.execute("SELECT count(*), sum(mrr) FROM contract_lines WHERE account_id = ?",
+                                  [f"stripe:{target['source_id']}"]).fetchone()
+        (tmp_path / "links.csv").write_text(f"source,source_id,account_id\nstripe,{target['source_id']},ACC-999999\n")
+        sync(quiet_sandbox, store, tmp_path)
+        after = unmatched(store)
+        moved = store.con.execute("SELECT count(*), sum(mrr) FROM contract_lines WHERE account_id = 'ACC-999999'").fetchone()
+        method = store.con.execute("SELECT method FROM account_links WHERE source = 'stripe' AND source_id = ?",
+                                   [target["source_id"]]).fetchone()[0]
+    assert target["mrr"] == lines[1] and lines[0] >= 1  # the listing shows the revenue riding on the link
+    assert moved == lines and method == "override"
+    assert [r["source_id"] for r in after] == [r["source_id"] for r in before if r is not target]

@@ -11,7 +11,9 @@ from rich.table import Table
 from connectors.doctor import doctor
 from connectors.identity import unmatched
 from connectors.sync import MODULES, SyncReport, sync_sources
+from engine.store import utcnow
 from nrr.project import load_context
+from nrr.runlock import RunLock
 
 SYNC_HELP = """Pull accounts, contract lines, invoices and tickets from the enabled sources.
 
@@ -43,7 +45,8 @@ def register(group: click.Group) -> None:
 def sync_cmd(ctx: click.Context, source: str | None, full: bool, quiet: bool) -> None:
     project = load_context(ctx)
     cfg = project.config
-    with project.store() as store:
+    lock = RunLock(project.state_dir, "sync", utcnow().isoformat(timespec="seconds"))
+    with lock, project.store() as store:
         report = sync_sources(store, cfg.sources, project.credentials, only=source, full=full,
                               progress=not quiet, sync_settings=cfg.sections.get("sync"), project_dir=project.dir)
     print_report(report, Console(file=sys.stdout, width=max(Console().width, 110)))
