@@ -199,3 +199,15 @@ def test_medium_risk_triggers_are_not_red_flags_by_default(tmp_path):
     s = RenewalSettings(rag=RagRules(red_flag_severities=("medium", "high", "critical")))
     r = _timeline(tmp_path / "all", accounts, contracts, A, usage, scores, flags, settings=s).renewals.set_index("account_id")
     assert r.loc["red_flag_usage", "rag"] == "red"
+
+
+def test_month_end_renewal_statuses(tmp_path):
+    # ends 2026-02-28 → renews 2026-03-01; as of the month end 2026-02-28 (1 day before)
+    tl = _timeline(tmp_path, [account("M")], [contract("c", "M", "2025-03-01", "2026-02-28", "100")], d("2026-02-28"))
+    ms = tl.milestones.set_index("days_before")
+    # 03-01 − 30 = 01-30 (Feb has 28 days), − 14 = 02-15, − 7 = 02-22
+    assert ms.loc[[30, 14, 7], "date"].tolist() == [d("2026-01-30"), d("2026-02-15"), d("2026-02-22")]
+    # 02-22 + 7 = 03-01 > 02-28 → still due; 02-15 + 7 = 02-22 ≤ 02-28 → overdue
+    assert ms.loc[[30, 14, 7], "status"].tolist() == ["overdue", "overdue", "due"]
+    r = tl.renewals.iloc[0]
+    assert (r["days_to_renewal"], r["next_milestone"], r["next_milestone_owner"]) == (1, 7, "VP CS or CRO")
