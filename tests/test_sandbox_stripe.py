@@ -184,6 +184,7 @@ def test_expand_customer_discounts_and_coupon(stripe_sandbox, book):
                                 & (book.contracts["status"] == "active")].iloc[0]
     subs = _client(sb).v1.subscriptions.list({"customer": _customer_of(book, discounted.account_id), "limit": 100,
                                               "expand": ["data.customer", "data.discounts.source.coupon",
+                                                         "data.items.data.price",  # always embedded: a no-op
                                                          "data.items.data.price.product"]})
     sub = next(s for s in subs if s.id == discounted.subscription_id)
     assert sub.customer.object == "customer" and sub.customer.id == _customer_of(book, discounted.account_id)

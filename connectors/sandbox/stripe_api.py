@@ -58,7 +58,7 @@ from connectors.sandbox.stripe_render import CannotExpand, render
 from connectors.sandbox.stripe_routes import LIST_FILTERS, CustomerWrites, list_page, retrieve
 from connectors.sandbox.stripe_store import StripeStore
 
-DEFAULT_API_KEY = "sk_test_sandbox_4eC39HqLyjWDarjtT1zdp7dc"
+DEFAULT_API_KEY = "sk_test_nrrsandbox51Lq8vE2demo0000000000"  # works only against the sandbox
 IDEMPOTENCY_TTL = timedelta(hours=24)
 CURRENT_VERSION = "2026-10-28.endive"
 LEGACY_VERSION = "2024-06-20"
@@ -129,7 +129,8 @@ class StripeEmulator:
 
     # -- helpers shared with seeding and routes ----------------------------------
     def next_id(self, prefix: str) -> str:
-        """Deterministic ids: ``cus_`` + 14 base-36 chars from a per-prefix counter."""
+        """Deterministic ids: ``<prefix>_`` + 14 hex digits hashed from a per-prefix counter,
+        so two emulators built from the same book hand out the same ids."""
         self._ids[prefix] = self._ids.get(prefix, 0) + 1
         digest = hashlib.sha1(f"{prefix}:{self._ids[prefix]}".encode()).hexdigest()
         return f"{prefix}_{int(digest[:16], 16):x}"[: len(prefix) + 15]
