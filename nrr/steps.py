@@ -131,6 +131,7 @@ STEP_FUNCTIONS: dict[str, Step] = {
     "triggers": triggers_step,
     "renewals": renewals_step,
     "writeback": writeback_step,
+    "reports": reports_step,
 }
 
 

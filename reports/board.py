@@ -12,9 +12,9 @@ from reports.pdf import data_uri, write_pdf
 from reports.templating import find_file, render_html, template_dirs
 
 
-def board_html(ctx: BoardContext, dirs: list[Path]) -> str:
-    """The board report's HTML (SVG charts inline as data URIs)."""
-    svgs = {k: data_uri(v, "image/svg+xml") for k, v in charts.board_charts(ctx, "svg").items()}
+def board_html(ctx: BoardContext, dirs: list[Path], chart_uris: dict[str, str] | None = None) -> str:
+    """The board report's HTML (SVG charts inline as data URIs unless ``chart_uris`` are given)."""
+    svgs = chart_uris or {k: data_uri(v, "image/svg+xml") for k, v in charts.board_charts(ctx, "svg").items()}
     logo = ctx.brand.logo.as_uri() if ctx.brand.logo else None
     return render_html(dirs, "board.html", ctx=ctx, charts=svgs, logo_url=logo, brand=ctx.brand,
                        doc_title=f"Board report {ctx.quarter}", as_of=ctx.as_of, band_ranges=BAND_RANGES)

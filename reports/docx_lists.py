@@ -43,6 +43,9 @@ def write_playbook_docx(ctx: PlaybookContext, out: Path, *, created: dt.datetime
             [f"Playbooks as of {f.date(ctx.as_of)}; health from the snapshot of "
              f"{f.date(ctx.health_day) if ctx.health_day else 'none stored'}."], ctx.brand.logo)
     w.heading("Summary")
+    if not ctx.health_day:
+        w.para("No health scores are stored yet, so only churned accounts (win-back) can be listed: run `nrr score` "
+               "first.")
     if not ctx.total:
         w.para("No account has a playbook" + (f" for owner “{ctx.owner_filter}”" if ctx.owner_filter else "") + ".")
     w.table(["Playbook", "Who acts", "SLA", "Accounts", "ARR"],

@@ -53,7 +53,8 @@ def with_created(html: str, created: dt.datetime | None) -> str:
     """Put the generation time in the PDF metadata (``<meta name=dcterms.created>``), not the body."""
     if created is None:
         return html
-    stamp = created.replace(microsecond=0).isoformat()
+    aware = created if created.tzinfo else created.replace(tzinfo=dt.timezone.utc)
+    stamp = aware.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return html.replace("</head>", f'<meta name="dcterms.created" content="{stamp}">\n</head>', 1)
 
 

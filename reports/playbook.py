@@ -12,6 +12,11 @@ from reports.render import slug
 from reports.templating import find_file, render_html, template_dirs
 
 
+def playbook_html(ctx, dirs: list[Path]) -> str:
+    return render_html(dirs, "playbook.html", ctx=ctx, brand=ctx.brand, as_of=ctx.as_of,
+                       logo_url=ctx.brand.logo.as_uri() if ctx.brand.logo else None, doc_title="Playbook report")
+
+
 def render_playbook(data, owner: str | None, formats: list[str], out_dir: Path, *,
                     created: dt.datetime | None = None) -> list[Path]:
     ctx = build_playbook(data, owner)
@@ -19,9 +24,8 @@ def render_playbook(data, owner: str | None, formats: list[str], out_dir: Path, 
     written = []
     if "pdf" in formats:
         dirs = template_dirs(data.config)
-        html = render_html(dirs, "playbook.html", ctx=ctx, brand=ctx.brand, as_of=ctx.as_of,
-                           logo_url=ctx.brand.logo.as_uri() if ctx.brand.logo else None, doc_title="Playbook report")
-        write_pdf(html, find_file(dirs, "report.css"), roots(ctx.brand, dirs), stem.with_suffix(".pdf"), created=created)
+        write_pdf(playbook_html(ctx, dirs), find_file(dirs, "report.css"), roots(ctx.brand, dirs),
+                  stem.with_suffix(".pdf"), created=created)
         written.append(stem.with_suffix(".pdf"))
     if "docx" in formats:
         from reports.docx_lists import write_playbook_docx

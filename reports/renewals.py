@@ -11,6 +11,12 @@ from reports.pdf import write_pdf
 from reports.templating import find_file, render_html, template_dirs
 
 
+def renewals_html(ctx, dirs: list[Path]) -> str:
+    return render_html(dirs, "renewals.html", ctx=ctx, brand=ctx.brand, as_of=ctx.as_of,
+                       logo_url=ctx.brand.logo.as_uri() if ctx.brand.logo else None,
+                       doc_title=f"Renewal timeline, {ctx.days} days")
+
+
 def render_renewals(data, days: int, formats: list[str], out_dir: Path, *,
                     created: dt.datetime | None = None) -> list[Path]:
     ctx = build_renewals(data, days)
@@ -31,10 +37,8 @@ def render_renewals(data, days: int, formats: list[str], out_dir: Path, *,
             written.append(write_renewals_ics(ctx, stem.with_suffix(".ics")))
         elif fmt == "pdf":
             dirs = template_dirs(data.config)
-            html = render_html(dirs, "renewals.html", ctx=ctx, brand=ctx.brand, as_of=ctx.as_of,
-                               logo_url=ctx.brand.logo.as_uri() if ctx.brand.logo else None,
-                               doc_title=f"Renewal timeline, {days} days")
-            write_pdf(html, find_file(dirs, "report.css"), roots(ctx.brand, dirs), stem.with_suffix(".pdf"),
+            write_pdf(renewals_html(ctx, dirs), find_file(dirs, "report.css"), roots(ctx.brand, dirs),
+                      stem.with_suffix(".pdf"),
                       created=created)
             written.append(stem.with_suffix(".pdf"))
         elif fmt == "docx":
