@@ -344,6 +344,14 @@ def test_idempotent_update_replays_and_emits_one_event(book, clock):
         with pytest.raises(stripe.IdempotencyError):
             client.v1.customers.update(customer_id, {"metadata": {"crm_account_id": "ACC-1"}},
                                        {"idempotency_key": "link-1"})
+        clock.now += timedelta(hours=24)  # keys live 24 h: after that the key is new again
+        try:
+            later = client.v1.customers.update(customer_id, {"metadata": {"crm_account_id": "ACC-1"}},
+                                               {"idempotency_key": "link-1"})
+        finally:
+            clock.now -= timedelta(hours=24)
+        assert later.last_response.headers.get("Idempotent-Replayed") is None
+        assert later.metadata["crm_account_id"] == "ACC-1"
 
 
 @pytest.mark.parametrize("fault, error, status, retry_header", [

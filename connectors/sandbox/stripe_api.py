@@ -176,8 +176,17 @@ class StripeEmulator:
             first = stored[1]
             return Response(first.status, first.body, {**first.headers, "Idempotent-Replayed": "true"})
         response = self._dispatch(req)
+        self._forget_expired_keys(now)
         self._idempotent[key] = (fingerprint, response, now)
         return Response(response.status, response.body, {**response.headers, "Idempotency-Key": key})
+
+    def _forget_expired_keys(self, now: datetime) -> None:
+        """Keys are stored in arrival order, so expired ones are at the front."""
+        while self._idempotent:
+            oldest = next(iter(self._idempotent))
+            if now - self._idempotent[oldest][2] < IDEMPOTENCY_TTL:
+                return
+            del self._idempotent[oldest]
 
     def _dispatch(self, req: Request) -> Response:
         method = req.method.upper()
