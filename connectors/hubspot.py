@@ -34,7 +34,7 @@ from hubspot.crm.objects import PublicObjectSearchRequest
 
 from connectors.errors import ConnectorError, TransientError, classify
 from connectors.identity import Resolver, domain_of
-from connectors.pagination import AfterCursor, paginate
+from connectors.pagination import AfterCursor, IdFloor, paginate
 from connectors.ratelimit import RateLimiter
 from connectors.retry import Guard, RetryPolicy
 from connectors.settings import HubSpotSettings
@@ -174,7 +174,7 @@ class HubSpotSource:
         state = json.loads(cursor) if cursor else {"since": None, "floor": 0, "high": None}
         since = state["since"] - self.settings.lookback_minutes * 60_000 if state["since"] is not None else None
         high = state.get("high")
-        for page in paginate(lambda tok: self._search(stream.name, since, int(tok or state["floor"])), _IdFloor()):
+        for page in paginate(lambda tok: self._search(stream.name, since, int(tok or state["floor"])), IdFloor()):
             batch = Batch(read=len(page.items))
             self._apply(stream.name, page.items, batch)
             stamps = [_ms(r["properties"].get(MODIFIED.get(stream.name, "hs_lastmodifieddate"))) for r in page.items]
@@ -288,16 +288,6 @@ class HubSpotSource:
         pass
 
 
-class _IdFloor:
-    """Search pages continue above the last id seen rather than at an offset."""
-
-    def items(self, response: dict) -> list[dict]:
-        return list(response.get("results") or [])
-
-    def next_token(self, response: dict, items: list[dict]) -> str | None:
-        return items[-1]["id"] if (response.get("paging") or {}).get("next") and items else None
-
-
 def _stored_roles(reader, company_ids: list[str]) -> dict[str, dict]:
     """Champion/sponsor come from the contacts stream; keep them when a company changes."""
     return {row["source_id"]: {"champion_user_id": row["champion_user_id"], "sponsor_user_id": row["sponsor_user_id"]}
@@ -320,3 +310,6 @@ def _account_rows(reader, company_ids: list[str]) -> list[dict]:
 
 def open_source(settings: HubSpotSettings, credentials: dict, resolver: Resolver, policy: RetryPolicy) -> HubSpotSource:
     return HubSpotSource(settings, credentials, resolver, policy)
+
+
+_IdFloor = IdFloor  # the write-back's health-field reader (connectors/crm_setup.py) imports this name

@@ -59,6 +59,17 @@ class AfterCursor:
         return _get(nxt, "after") if nxt else None
 
 
+class IdFloor:
+    """HubSpot searches paged by raising an ``hs_object_id > floor`` filter to the last id
+    seen, rather than by the ``after`` offset that stops at 10,000 results."""
+
+    def items(self, response: Any) -> list[dict]:
+        return list(_get(response, "results") or [])
+
+    def next_token(self, response: Any, items: list[dict]) -> str | None:
+        return _get(items[-1], "id") if _get(_get(response, "paging"), "next") and items else None
+
+
 class StartingAfter:
     """Stripe lists: ``data`` continued after the last item's id while ``has_more``.
     With ``backwards`` (``ending_before`` paging, used to walk events forward in time) the

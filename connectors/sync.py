@@ -264,7 +264,7 @@ def prefetch(pages: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
         worker.join(timeout=60)
 
 
-def run_stream(store: Store, conn: Connector, stream: Stream, resolver: Resolver, full: bool,
+def run_stream(store: Store, conn: Connector, stream: Stream, full: bool,
                progress: Callable[[int], None] = lambda n: None) -> StreamStats:
     stats = StreamStats()
     start = time.monotonic()
@@ -304,7 +304,7 @@ def sync_source(store: Store, name: str, settings: SourceSettings, credentials: 
         conn = open_connector(name, settings, credentials, resolver, policy or RetryPolicy())
         for stream in conn.streams:
             tick = progress.stream(name, stream.name) if progress else (lambda n: None)
-            result.streams[stream.name] = run_stream(store, conn, stream, resolver, full, tick)
+            result.streams[stream.name] = run_stream(store, conn, stream, full, tick)
     except QuotaExhausted as exc:
         result.ok, result.error = False, str(exc)
         result.resume_at = exc.resume_at.isoformat() if exc.resume_at else None
@@ -376,11 +376,12 @@ class RichProgress:
     """One rich bar per stream showing records read so far (totals are not known up front)."""
 
     def __init__(self, console: Any = None):
+        from rich.console import Console
         from rich.progress import BarColumn, Progress as Bars, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.bars = Bars(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
                          TextColumn("{task.completed:>8,} records"), TimeElapsedColumn(),
-                         console=console, transient=False)
+                         console=console or Console(stderr=True), transient=False)
         self.bars.start()
 
     def stream(self, source: str, stream: str) -> Callable[[int], None]:

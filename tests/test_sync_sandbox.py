@@ -7,7 +7,6 @@ emulator state into an empty store.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 

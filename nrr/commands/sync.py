@@ -12,6 +12,7 @@ from connectors.doctor import doctor
 from connectors.identity import unmatched
 from connectors.sync import MODULES, SyncReport, sync_sources
 from engine.store import utcnow
+from nrr import logs
 from nrr.project import load_context
 from nrr.runlock import RunLock
 
@@ -45,14 +46,25 @@ def register(group: click.Group) -> None:
 def sync_cmd(ctx: click.Context, source: str | None, full: bool, quiet: bool) -> None:
     project = load_context(ctx)
     cfg = project.config
+    logs.configure(project.state_dir / "logs")
     lock = RunLock(project.state_dir, "sync", utcnow().isoformat(timespec="seconds"))
     with lock, project.store() as store:
-        report = sync_sources(store, cfg.sources, project.credentials, only=source, full=full,
+        report = sync_sources(store, cfg.sources, _credentials(project), only=source, full=full,
                               progress=not quiet, sync_settings=cfg.sections.get("sync"), project_dir=project.dir)
     print_report(report, Console(file=sys.stdout, width=max(Console().width, 110)))
     if not report.sources:
         click.echo("No source is enabled: set enabled = true under [sources.<name>] in nrr.toml.")
     ctx.exit(0 if report.ok else 1)
+
+
+def _credentials(project):
+    """Resolve one source's credentials when it is synced, and register the values with
+    the log redactor (a last line of defence; the connectors never log them)."""
+    def resolve(source: str) -> dict:
+        values = project.credentials(source)
+        logs.REDACTOR.add(values.values())
+        return values
+    return resolve
 
 
 def print_report(report: SyncReport, console: Console) -> None:
