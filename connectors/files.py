@@ -187,9 +187,11 @@ def _check_references(store: Store, tables: dict, files: dict, revenue: RevenueS
 
 
 def _known_accounts(store: Store, tables: dict) -> set[str]:
+    """Accounts in this import, else every live account in the store from any source
+    (account ids are canonical, so a usage export can refer to CRM accounts)."""
     if "accounts" in tables:
         return set(tables["accounts"]["account_id"])
-    rows = store.con.execute(f"SELECT account_id FROM accounts WHERE source = ? AND NOT deleted", [SOURCE]).fetchall()
+    rows = store.con.execute("SELECT DISTINCT account_id FROM accounts WHERE NOT deleted").fetchall()
     return {r[0] for r in rows}
 
 

@@ -35,6 +35,7 @@ def demo_config(urls: dict[str, str], ca_path: Path) -> str:
         "[revenue]", 'source = "salesforce"', 'reporting_currency = "USD"', "",
         "[revenue.fx_rates]", "EUR = 1.08", "GBP = 1.27", "",
         "[sync]", 'primary = "salesforce"', "",
+        "[sources.files]", "enabled = true", 'path = "data"', "",
     ]
     for name, url in urls.items():
         lines += [f"[sources.{name}]", "enabled = true", f"base_url = {_toml_value(url)}",
@@ -66,6 +67,7 @@ def run_demo(directory: Path, *, accounts: int = 300, seed: int = 7, as_of: dt.d
 
     click.echo(f"generating a {accounts}-account book of business (seed {seed}) ...", err=True)
     book = generate_book(accounts=accounts, seed=seed, as_of=as_of)
+    _write_product_data(book, directory / "data")
     with Sandbox(book, tls_dir=project.state_dir / "sandbox-tls") as sandbox:
         (directory / CONFIG_FILE).write_text(demo_config(sandbox.urls, sandbox.ca_path))
         creds = directory / CREDENTIALS_FILE
@@ -74,6 +76,16 @@ def run_demo(directory: Path, *, accounts: int = 300, seed: int = 7, as_of: dt.d
         click.echo("sandbox: " + ", ".join(f"{n} {u}" for n, u in sandbox.urls.items()), err=True)
         report = run_pipeline(project, pipeline_steps(_steps(project, api=True)), as_of=as_of, command="demo")
     return project, report
+
+
+def _write_product_data(book, data: Path) -> None:
+    """Product usage and NPS come from analytics and survey exports, not the CRM or
+    billing APIs: the demo writes the book's as files for the `files` source."""
+    import pyarrow.csv as pacsv
+
+    data.mkdir(parents=True, exist_ok=True)
+    book.write_usage(data / "usage.parquet", fmt="parquet", days=180)
+    pacsv.write_csv(book.canonical("nps"), data / "nps.csv")
 
 
 def _steps(project: ProjectContext, *, api: bool) -> list[str]:

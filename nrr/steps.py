@@ -18,13 +18,11 @@ log = logging.getLogger("nrr.run")
 
 
 def sync_step(state: RunState, *, progress: bool = False) -> dict[str, Any]:
-    """Import the files source (when enabled) and sync the enabled API sources."""
+    """Sync the enabled API sources, then import the files source (when enabled) —
+    files such as a usage export may refer to accounts the CRM sync just brought in."""
     from connectors.sync import MODULES, sync_sources
 
     cfg, counts, failed = state.project.config, {}, []
-    files = cfg.sources.get("files")
-    if getattr(files, "enabled", False):
-        counts["files"] = _import_files(state, Path(files.path))
     api_sources = [n for n in MODULES if getattr(cfg.sources.get(n), "enabled", False)]
     if api_sources:
         report = sync_sources(state.store, cfg.sources, _credentials(state), progress=progress,
@@ -37,6 +35,12 @@ def sync_step(state: RunState, *, progress: bool = False) -> dict[str, Any]:
             if not res.ok:
                 failed.append(f"{name}: {res.error}")
                 state.failed_sources.add(name)
+    files = cfg.sources.get("files")
+    if getattr(files, "enabled", False):
+        try:
+            counts["files"] = _import_files(state, Path(files.path))
+        except Exception as exc:  # a bad file fails this source only; the API sources are stored
+            failed.append(f"files: {exc}")
     if failed:
         counts["_status"], counts["_message"] = "failed", "; ".join(failed)
     return counts
