@@ -45,7 +45,8 @@ def crm_tables(rng, accounts: pd.DataFrame, lines: pd.DataFrame, churn: pd.DataF
 
 def _contacts(rng, accounts: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Contacts grouped by account: the first is the champion, the second the sponsor
-    (not for self-serve), the rest users; ``user_id`` ``ACC-000001-U001`` links usage."""
+    (not for self-serve), the rest users; ``user_id`` (their email, as product analytics
+    identifies people) links usage and NPS."""
     seg = pd.Series(accounts["segment"]).map({s: i for i, s in enumerate(cat.SEGMENT_SHARE)}).to_numpy()
     count = cat.PLANS["contacts"].to_numpy()[seg] + rng.poisson(1.0, len(accounts))
     a = np.repeat(np.arange(len(accounts)), count)
@@ -60,7 +61,7 @@ def _contacts(rng, accounts: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return pd.DataFrame({
         "contact_id": ids("CON-", np.arange(1, n + 1), 7),
         "account_id": accounts["account_id"].to_numpy()[a],
-        "user_id": accounts["account_id"].to_numpy()[a] + "-U" + pd.Series(k + 1).astype(str).str.zfill(3).to_numpy(dtype=object),
+        "user_id": people["email"],
         **people,
         "phone": "+1-555-" + pd.Series(rng.integers(0, 10**7, n)).astype(str).str.zfill(7).to_numpy(dtype=object),
         "created_at": created, "updated_at": upd, "deleted": gone, "deleted_at": del_at,

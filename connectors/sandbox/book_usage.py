@@ -130,10 +130,23 @@ def _table(book, p, rng, a, k, d, feat, days, f) -> pa.Table:
     mean = p["limit"].to_numpy()[a] * ramp * np.maximum(f[a, d], 0.2) / 30.0 / per_day_rows
     qty = np.maximum(1, np.rint(rng.gamma(4.0, mean / 4.0)))
     acct_ids = book.accounts["account_id"].to_numpy()[p.index.to_numpy()[a]]
-    user = acct_ids + "-U" + pd.Series(k + 1).astype(str).str.zfill(3).to_numpy(dtype=object)
+    user = _user_ids(book, p.index.to_numpy()[a], acct_ids, k)
     day = (np.datetime64(book.as_of, "D") - (days - 1) + d)
     return pa.table({
         "account_id": pa.array(acct_ids, pa.string()), "user_id": pa.array(user, pa.string()),
         "day": pa.array(day, pa.date32()), "feature": pa.array(cat.FEATURES.astype(object)[feat], pa.string()),
         "quantity": pa.array(qty.astype(np.float64)), "team": pa.array(cat.TEAMS.astype(object)[k % len(cat.TEAMS)], pa.string()),
     }, schema=SCHEMA)
+
+
+def _user_ids(book, acct_rows: np.ndarray, acct_ids: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Product user ids are emails: user k of an account is its k-th contact (the
+    champion first, then the sponsor), else ``userNNN@<account domain>``."""
+    c = book.contacts
+    slot = c["account_id"] + "#" + (c.groupby("account_id").cumcount() + 1).astype(str)
+    by_slot = pd.Series(c["user_id"].to_numpy(), index=slot.to_numpy())
+    wanted = acct_ids + "#" + pd.Series(k + 1).astype(str).to_numpy(dtype=object)
+    found = by_slot.reindex(wanted).to_numpy(dtype=object)
+    domain = book.accounts["domain"].to_numpy()[acct_rows]
+    fallback = "user" + pd.Series(k + 1).astype(str).str.zfill(3).to_numpy(dtype=object) + "@" + domain
+    return np.where(pd.isna(found), fallback, found)
