@@ -16,10 +16,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from engine.revenue import Period
 from engine.revenue.mrr import prepare_lines
-from engine.revenue.periods import month_end
 from engine.revenue.retention import period_figures
 from engine.settings import RevenueSettings
-from test_revenue_support import account, open_book, tables
+from test_revenue_support import account, open_book, oracle_ttm, oracle_waterfall, tables
 
 RATES = {"EUR": Decimal("1.08"), "GBP": Decimal("1.2735")}
 SETTINGS = RevenueSettings(reporting_currency="USD", fx_rates=RATES)
@@ -46,47 +45,6 @@ def histories(draw):
     return lines, segments, period
 
 
-def oracle_mrr(lines: list[dict], on: dt.date) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
-    for ln in lines:
-        if ln["mrr"] > 0 and ln["start_date"] <= on and (ln["end_date"] is None or ln["end_date"] >= on):
-            rate = RATES.get(ln["currency"], Decimal(1))
-            out[ln["account_id"]] = out.get(ln["account_id"], Decimal(0)) + ln["mrr"] * rate
-    return {a: v for a, v in out.items() if v > 0}
-
-
-def oracle_waterfall(lines: list[dict], period: Period) -> dict[str, Decimal]:
-    """Sum of the period's monthly movements, each from two month-end snapshots."""
-    w = dict.fromkeys(["new", "expansion", "contraction", "churn", "reactivation"], Decimal(0))
-    paid_before: set[str] = set()
-    for k in range(period.first_k - 40, period.first_k):
-        paid_before |= set(oracle_mrr(lines, month_end(k)))
-    for k in range(period.first_k, period.last_k + 1):
-        prev, cur = oracle_mrr(lines, month_end(k - 1)), oracle_mrr(lines, month_end(k))
-        for a in set(prev) | set(cur):
-            p, c = prev.get(a, Decimal(0)), cur.get(a, Decimal(0))
-            if p == 0:
-                w["reactivation" if a in paid_before else "new"] += c
-            elif c == 0:
-                w["churn"] += p
-            elif c > p:
-                w["expansion"] += c - p
-            elif c < p:
-                w["contraction"] += p - c
-        paid_before |= set(prev) | set(cur)
-    w["start"] = sum(oracle_mrr(lines, period.start).values(), Decimal(0))
-    w["end"] = sum(oracle_mrr(lines, period.end).values(), Decimal(0))
-    return w
-
-
-def oracle_ttm(lines: list[dict], period: Period) -> tuple[Decimal, Decimal, Decimal, int, int]:
-    base = oracle_mrr(lines, month_end(period.last_k - 12))
-    now = oracle_mrr(lines, period.end)
-    values = [(b, now.get(a, Decimal(0))) for a, b in base.items()]
-    return (sum((b for b, _ in values), Decimal(0)), sum((n for _, n in values), Decimal(0)),
-            sum((min(b, n) for b, n in values), Decimal(0)), len(values), sum(1 for _, n in values if n > 0))
-
-
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories())
 def test_engine_matches_oracle_and_identities_hold(history):
@@ -98,10 +56,10 @@ def test_engine_matches_oracle_and_identities_hold(history):
             figures = period_figures(prepare_lines(contracts, SETTINGS), accts, period, by="segment")
     total, w = figures.total, figures.total.waterfall
 
-    expected = oracle_waterfall(lines, period)
+    expected = oracle_waterfall(lines, period, RATES)
     assert {k: getattr(w, k) for k in expected} == expected
     t = total.ttm
-    assert (t.base_mrr, t.now_mrr, t.floor_mrr, t.base_logos, t.retained_logos) == oracle_ttm(lines, period)
+    assert (t.base_mrr, t.now_mrr, t.floor_mrr, t.base_logos, t.retained_logos) == oracle_ttm(lines, period, RATES)
 
     # the waterfall balances exactly, in money and in logos
     assert w.start + w.new + w.reactivation + w.expansion - w.contraction - w.churn == w.end

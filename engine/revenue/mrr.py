@@ -28,6 +28,8 @@ from engine.revenue.periods import month_end
 from engine.revenue.validate import check_contract_lines
 from engine.settings import RevenueSettings
 
+#: The canonical contract-line MRR type (engine.records.MONEY).
+SOURCE_MONEY = dt_types.Decimal(20, 6)
 #: Exact type of a converted line MRR, and of every sum built from it.
 LINE_MONEY = dt_types.Decimal(28, 10)
 SUM_MONEY = dt_types.Decimal(38, 10)
@@ -68,8 +70,9 @@ def _rate_literal(rate: Decimal) -> ibis.Value:
 def _in_reporting_currency(t: ibis.Table, settings: RevenueSettings) -> ibis.Value:
     """``mrr × rate(currency)`` as DECIMAL(28,10); the reporting currency has rate 1."""
     code = t.currency.upper()
-    branches = [(code == cur, t.mrr * _rate_literal(rate)) for cur, rate in sorted(settings.fx_rates.items())]
-    converted = ibis.cases(*branches, else_=t.mrr) if branches else t.mrr
+    mrr = t.mrr.cast(SOURCE_MONEY)  # one input type on every backend, whatever the loader inferred
+    branches = [(code == cur, mrr * _rate_literal(rate)) for cur, rate in sorted(settings.fx_rates.items())]
+    converted = ibis.cases(*branches, else_=mrr) if branches else mrr
     return converted.cast(LINE_MONEY)
 
 
