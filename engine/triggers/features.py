@@ -78,20 +78,27 @@ def _span(s: TriggerSettings) -> int:
     return max(30 + s.new_entity_lookback_days, s.champion_lookback_days, 60)
 
 
-def _user_table(usage: ibis.Table, as_of: dt.date, s: TriggerSettings) -> ibis.Table:
-    """One pass over usage: per (account, user) the window sums and when the user was seen.
+def _user_team_table(usage: ibis.Table, as_of: dt.date, s: TriggerSettings) -> ibis.Table:
+    """The one pass over usage: per (account, user, team) the window sums and when seen.
 
     ``seen_prior`` = last day in the newcomer lookback before the 30-day window.
     """
     u = usage.filter((usage.day >= _days(as_of, _span(s) - 1)) & (usage.day <= ibis.literal(as_of)))
     between = lambda lo, hi: (u.day >= _days(as_of, lo)) & (u.day <= _days(as_of, hi))  # noqa: E731
-    return u.group_by(["account_id", "user_id"]).agg(
+    return u.group_by(["account_id", "user_id", "team"]).agg(
         last_day=u.day.max(),
         seen_prior=u.day.max(where=between(29 + s.new_entity_lookback_days, 30)),
         q14=u.quantity.sum(where=between(13, 0)),
         qp14=u.quantity.sum(where=between(27, 14)),
         q30=u.quantity.sum(where=between(29, 0)),
         qp30=u.quantity.sum(where=between(59, 30)),
+    )
+
+
+def _user_table(uts: ibis.Table) -> ibis.Table:
+    return uts.group_by(["account_id", "user_id"]).agg(
+        last_day=uts.last_day.max(), seen_prior=uts.seen_prior.max(), q14=uts.q14.sum(), qp14=uts.qp14.sum(),
+        q30=uts.q30.sum(), qp30=uts.qp30.sum(),
     )
 
 
@@ -107,11 +114,10 @@ def _usage_totals(users: ibis.Table, as_of: dt.date) -> ibis.Table:
     )
 
 
-def _team_table(usage: ibis.Table, as_of: dt.date, s: TriggerSettings) -> ibis.Table:
+def _team_table(uts: ibis.Table, as_of: dt.date, s: TriggerSettings) -> ibis.Table:
     """Per account: teams active in 30 d, those unseen in the lookback before, and teams seen then."""
-    u = usage.filter(usage.team.notnull() & (usage.day >= _days(as_of, 29 + s.new_entity_lookback_days))
-                     & (usage.day <= ibis.literal(as_of)))
-    t = u.group_by(["account_id", "team"]).agg(last_day=u.day.max(), seen_prior=u.day.max(where=u.day < _days(as_of, 29)))
+    named = uts.filter(uts.team.notnull())
+    t = named.group_by(["account_id", "team"]).agg(last_day=named.last_day.max(), seen_prior=named.seen_prior.max())
     recent = t.last_day >= _days(as_of, 29)
     return t.group_by("account_id").agg(
         active_teams_30=t.count(where=recent),
@@ -169,14 +175,16 @@ def _left(base: ibis.Table, other: ibis.Table) -> ibis.Table:
 def _parts(inputs: TriggerInputs, s: TriggerSettings, as_of: dt.date) -> list[ibis.Table]:
     """The aggregates whose source tables are present (a missing table leaves NULLs).
 
-    Four aggregates read the per-user table (one scan of usage; DuckDB materialises the shared CTE).
+    Every usage aggregate derives from one (account, user, team) table, so usage is
+    scanned once (DuckDB materialises the shared CTE).
     """
     parts, usage = [], inputs.usage
     if usage is not None:
-        users = _user_table(usage, as_of, s)
+        uts = _user_team_table(usage, as_of, s)
+        users = _user_table(uts)
         parts += [
             _usage_totals(users, as_of),
-            _team_table(usage, as_of, s),
+            _team_table(uts, as_of, s),
             _power_users(users, s.power_user_quantile, s.power_user_min_population),
             _champion(inputs.accounts, users),
         ]
