@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -78,7 +79,10 @@ def metrics(ctx: click.Context, period: str | None, by: str | None, as_json: boo
     if as_json:
         click.echo(to_json(result))
         return
-    Console().print(_metrics_table(result))
+    console = Console()
+    needed = 24 + 14 * (1 + len(result["by"]))  # label column, then one money column per group
+    console = console if console.width >= needed else Console(width=needed)
+    console.print(_metrics_table(result))
 
 
 def _money(value: Decimal) -> str:
@@ -92,9 +96,9 @@ def _pct(value: Decimal | None) -> str:
 def _metrics_table(result: dict[str, Any]) -> Table:
     columns = {"Total": result, **result["by"]}
     table = Table(title=f"Revenue {result['period']} ({result['currency']})")
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     for name in columns:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     for key in WATERFALL_ROWS:
         label = {"start": "MRR start", "end": "MRR end"}.get(key, f"  {key}")
         table.add_row(label, *(_money(c["waterfall"][key]) for c in columns.values()))
@@ -132,14 +136,22 @@ def cohorts(ctx: click.Context, grain: str, as_of: dt.datetime | None, show: str
     if as_json:
         click.echo(to_json(data))
         return
-    key = "nrr" if show == "nrr" else "logo_retention"
-    title = f"{'Net revenue' if show == 'nrr' else 'Logo'} retention by {grain} cohort, as of {data['as_of']}"
-    table = Table(title=title)
-    for name in ("cohort", "accounts", f"MRR start ({data['currency']})"):
-        table.add_column(name, justify="right")
+    console = Console()
+    needed = 30 + 7 * (max_months + 1)  # room for the natural width; the table does not expand
+    console = console if console.width >= needed else Console(width=needed)
+    console.print(_cohort_table(data, "nrr" if show == "nrr" else "logo_retention", grain, max_months))
+
+
+def _cohort_table(data: dict[str, Any], key: str, grain: str, max_months: int) -> Table:
+    """Cohorts as rows, months since start as columns, values in whole percent."""
+    kind = "Net revenue" if key == "nrr" else "Logo"
+    table = Table(title=f"{kind} retention (%) by {grain} cohort, as of {data['as_of']}", box=box.SIMPLE_HEAD,
+                  padding=(0, 1), pad_edge=False)
+    table.add_column("cohort", no_wrap=True, min_width=7)
+    table.add_column("accts", justify="right", no_wrap=True, min_width=5)
     for month in range(max_months + 1):
-        table.add_column(f"m{month}", justify="right")
+        table.add_column(f"m{month}", justify="right", no_wrap=True, min_width=4)
     for c in data["cohorts"]:
-        cells = [_pct(v) for v in c[key][: max_months + 1]]
-        table.add_row(c["cohort"], str(c["accounts"]), _money(c["mrr_start"]), *cells)
-    Console().print(table)
+        cells = ["" if v is None else f"{v * 100:.0f}" for v in c[key][: max_months + 1]]
+        table.add_row(c["cohort"], str(c["accounts"]), *cells)
+    return table
