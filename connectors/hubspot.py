@@ -44,9 +44,9 @@ from engine.store import utcnow
 SOURCE = "hubspot"
 STREAMS = (
     Stream("companies", ("accounts",)),
-    Stream("deals", ("contracts", "churn_reasons")),
-    Stream("tickets", ("tickets",)),
-    Stream("contacts", ("accounts",)),
+    Stream("deals", ("contracts", "churn_reasons"), stage=1),
+    Stream("tickets", ("tickets",), stage=1),
+    Stream("contacts", ("accounts",), stage=1),
 )
 MAPPING = {"companies": "company", "deals": "deal", "tickets": "ticket"}
 MODIFIED = {"contacts": "lastmodifieddate"}   # contacts keep the pre-"hs_" name
@@ -203,7 +203,7 @@ class HubSpotSource:
             self._contacts(items, batch)
             return
         owners = self._companies_of(stream, [r["id"] for r in items]) if stream != "companies" else {}
-        self._roles = _stored_roles(self.resolver.reader, [r["id"] for r in items]) if stream == "companies" else {}
+        self._roles = _stored_roles(self.resolver, [r["id"] for r in items]) if stream == "companies" else {}
         for rec in items:
             props = {col: rec["properties"].get(p) for col, p in getattr(self.map, MAPPING[stream]).items() if p}
             getattr(self, f"_{stream}")(rec["id"], props, owners.get(rec["id"]), batch)
@@ -288,24 +288,14 @@ class HubSpotSource:
         pass
 
 
-def _stored_roles(reader, company_ids: list[str]) -> dict[str, dict]:
+def _stored_roles(resolver: Resolver, company_ids: list[str]) -> dict[str, dict]:
     """Champion/sponsor come from the contacts stream; keep them when a company changes."""
-    return {row["source_id"]: {"champion_user_id": row["champion_user_id"], "sponsor_user_id": row["sponsor_user_id"]}
-            for row in _account_rows(reader, company_ids)}
-
-
-def _account_rows(reader, company_ids: list[str]) -> list[dict]:
-    """Stored HubSpot account rows (all canonical columns) for these companies."""
     if not company_ids:
-        return []
-    from engine.records import ACCOUNT
-
-    cols = ", ".join(ACCOUNT.columns)
+        return {}
     marks = ", ".join("?" * len(company_ids))
-    cur = reader.execute(f"SELECT source_id, {cols} FROM accounts WHERE source = ? AND NOT deleted "
-                            f"AND source_id IN ({marks})", [SOURCE, *company_ids])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    rows = resolver.query(f"SELECT source_id, champion_user_id, sponsor_user_id FROM accounts WHERE source = ? "
+                          f"AND NOT deleted AND source_id IN ({marks})", [SOURCE, *company_ids])
+    return {r.pop("source_id"): r for r in rows}
 
 
 def open_source(settings: HubSpotSettings, credentials: dict, resolver: Resolver, policy: RetryPolicy) -> HubSpotSource:

@@ -16,6 +16,7 @@ Rules, first match wins (method names are what ``account_links.method`` records)
 from __future__ import annotations
 
 import csv
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,7 @@ class Resolver:
     def __init__(self, store: Store, primary: str, overrides: dict[tuple[str, str], str]):
         self.store = store
         self.reader = store.con.cursor()
+        self._lock = threading.Lock()  # streams of one stage read concurrently
         self.primary = primary
         self.overrides = overrides
         self._known: dict[tuple[str, str], str | None] = {
@@ -95,9 +97,16 @@ class Resolver:
         self._known[(link.source, link.source_id)] = link.account_id
         return link
 
+    def query(self, sql: str, params: list) -> list[dict]:
+        """Committed store rows, for connectors reading on their own threads."""
+        with self._lock:
+            cur = self.reader.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+
     def stored_cursor(self, source: str, stream: str) -> str | None:
-        row = self.reader.execute("SELECT cursor FROM sync_state WHERE source = ? AND stream = ?", [source, stream]).fetchone()
-        return row[0] if row else None
+        rows = self.query("SELECT cursor FROM sync_state WHERE source = ? AND stream = ?", [source, stream])
+        return rows[0]["cursor"] if rows else None
 
     def _override(self, source: str, source_id: str) -> Link | None:
         acct = self.overrides.get((source, source_id))
@@ -127,11 +136,11 @@ class Resolver:
     def domains(self) -> dict[str, list[str]]:
         """Primary accounts by domain (as stored by earlier syncs and this one)."""
         if self._domains is None:
-            rows = self.reader.execute(
-                "SELECT lower(domain), account_id FROM accounts WHERE source = ? AND NOT deleted AND domain IS NOT NULL",
-                [self.primary]).fetchall()
+            rows = self.query(
+                "SELECT lower(domain) AS d, account_id FROM accounts WHERE source = ? AND NOT deleted AND domain IS NOT NULL",
+                [self.primary])
             self._domains = {}
-            for dom, acct in rows:
+            for dom, acct in ((r["d"], r["account_id"]) for r in rows):
                 self._domains.setdefault(domain_of(dom), []).append(acct)
         return self._domains
 

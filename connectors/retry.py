@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
@@ -39,12 +40,19 @@ def _utcnow() -> dt.datetime:
 
 @dataclass
 class CallStats:
-    """What one source's calls cost: requests made, retries, re-logins, seconds slept."""
+    """What one source's calls cost: requests made, retries, re-logins, seconds slept.
+    Several streams of a source call at once, hence the lock."""
 
     calls: int = 0
     retries: int = 0
     reauths: int = 0
     slept: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: float) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
 
 
 @dataclass
@@ -80,14 +88,25 @@ class Guard:
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
     reauth: Callable[[], None] | None = None
     stats: CallStats = field(default_factory=CallStats)
+    _session: int = field(default=0, init=False)            # bumped by each re-login
+    _login_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def _relogin(self, seen: int) -> None:
+        """Log in again unless another stream already did since this call's attempt began."""
+        with self._login_lock:
+            if self._session == seen:
+                self.reauth()
+                self._session += 1
+                self.stats.add(reauths=1)
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
         """Run ``fn`` under the policy; ``what`` names the call in errors ("query Account")."""
         state = {"reauthed": False}
 
         def attempt() -> T:
+            state["session"] = self._session
             self.limiter.acquire()
-            self.stats.calls += 1
+            self.stats.add(calls=1)
             try:
                 return fn()
             except ConnectorError:
@@ -109,11 +128,10 @@ class Guard:
             exc = rs.outcome.exception()
             if isinstance(exc, SessionExpired):
                 state["reauthed"] = True
-                self.stats.reauths += 1
-                self.reauth()
+                self._relogin(state["session"])
             else:
-                self.stats.retries += 1
-            self.stats.slept += rs.upcoming_sleep
+                self.stats.add(retries=1)
+            self.stats.add(slept=rs.upcoming_sleep)
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.policy.max_attempts),

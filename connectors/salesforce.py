@@ -47,9 +47,9 @@ from engine.store import utcnow
 SOURCE = "salesforce"
 STREAMS = {
     "accounts": (Stream("accounts", ("accounts",)), "Account", "account"),
-    "contracts": (Stream("contracts", ("contracts",)), "Contract", "contract"),
-    "opportunities": (Stream("opportunities", ("contracts", "churn_reasons")), "Opportunity", "opportunity"),
-    "cases": (Stream("cases", ("tickets",)), "Case", "case"),
+    "contracts": (Stream("contracts", ("contracts",), stage=1), "Contract", "contract"),
+    "opportunities": (Stream("opportunities", ("contracts", "churn_reasons"), stage=1), "Opportunity", "opportunity"),
+    "cases": (Stream("cases", ("tickets",), stage=1), "Case", "case"),
 }
 SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp")
 PRIORITIES = {"low": "low", "medium": "normal", "high": "high", "critical": "urgent", "urgent": "urgent"}

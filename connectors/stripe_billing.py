@@ -49,9 +49,9 @@ from engine.store import utcnow
 SOURCE = "stripe"
 STREAMS = (
     Stream("customers", ("accounts",), sweep=True),
-    Stream("subscriptions", ("contracts",), sweep=True),
-    Stream("invoices", ("invoices",), sweep=True),
-    Stream("events", ("accounts", "contracts", "invoices")),
+    Stream("subscriptions", ("contracts",), sweep=True, stage=1),
+    Stream("invoices", ("invoices",), sweep=True, stage=1),
+    Stream("events", ("accounts", "contracts", "invoices"), stage=2),
 )
 LISTS = {"customers": {}, "subscriptions": {"status": "all"}, "invoices": {}}
 CURRENT_EXPAND = {"subscriptions": ["data.discounts.source.coupon"]}

@@ -44,11 +44,13 @@ MODULES = {"salesforce": "connectors.salesforce", "hubspot": "connectors.hubspot
 
 @dataclass(frozen=True)
 class Stream:
-    """One pull from a vendor: its name (the cursor's key) and the record kinds it writes."""
+    """One pull from a vendor: its name (the cursor's key), the record kinds it writes,
+    whether a complete pass sweeps unseen rows, and its stage."""
 
     name: str
     kinds: tuple[str, ...]
     sweep: bool = False
+    stage: int = 0          # streams of one stage are read concurrently; stages run in order
 
 
 @dataclass
@@ -228,64 +230,77 @@ class _Sweeper:
 _DONE = object()
 
 
-def prefetch(pages: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
-    """Read the next pages on a thread while this one commits, so network time and
-    rate-limit waits overlap store writes. Errors surface here, in order."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
+def _produce(conn: Connector, stream: Stream, cursor: str | None, out: queue.Queue, stop: threading.Event) -> None:
+    """Read one stream's pages on a thread; hand each page (or the error) to the committer."""
     def put(item: Any) -> bool:
         while not stop.is_set():
             try:
-                q.put(item, timeout=0.1)
+                out.put((stream, item), timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def work() -> None:
-        try:
-            for batch in pages:
-                if not put(batch):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            put(exc)
-
-    worker = threading.Thread(target=work, name="sync-reader", daemon=True)
-    worker.start()
     try:
-        while (item := q.get()) is not _DONE:
-            if isinstance(item, BaseException):
+        for batch in conn.read(stream, cursor):
+            if not put(batch):
+                return
+        put(_DONE)
+    except BaseException as exc:  # the committer re-raises it
+        put(exc)
+
+
+def run_stage(store: Store, conn: Connector, streams: list[Stream], full: bool,
+              ticks: dict[str, Callable[[int], None]]) -> dict[str, StreamStats]:
+    """Read the streams of one stage concurrently (they share the source's rate limiter,
+    so network and rate-limit waits overlap) and commit their pages here, one at a time,
+    in arrival order. Each page still commits with its own stream's cursor."""
+    out: queue.Queue = queue.Queue(maxsize=2 * len(streams))
+    stop = threading.Event()
+    cursors = {s.name: None if full else store.get_cursor(conn.name, s.name) for s in streams}
+    workers = [threading.Thread(target=_produce, args=(conn, s, cursors[s.name], out, stop), daemon=True,
+                                name=f"sync-{conn.name}-{s.name}") for s in streams]
+    stats = {s.name: StreamStats() for s in streams}
+    sweepers = {s.name: _Sweeper(s) for s in streams}
+    start, running = time.monotonic(), len(streams)
+    for worker in workers:
+        worker.start()
+    try:
+        while running:
+            stream, item = out.get()
+            if item is _DONE:
+                running -= 1
+                stats[stream.name].seconds = round(time.monotonic() - start, 3)
+            elif isinstance(item, BaseException):
                 raise item
-            yield item
+            else:
+                _commit_page(store, conn.name, stream, item, stats[stream.name], sweepers[stream.name])
+                ticks.get(stream.name, lambda n: None)(item.read)
     finally:
         stop.set()
-        worker.join(timeout=60)
-
-
-def run_stream(store: Store, conn: Connector, stream: Stream, full: bool,
-               progress: Callable[[int], None] = lambda n: None) -> StreamStats:
-    stats = StreamStats()
-    start = time.monotonic()
-    cursor = None if full else store.get_cursor(conn.name, stream.name)
-    sweeper = _Sweeper(stream)
-    for batch in prefetch(conn.read(stream, cursor)):
-        sweeper.note(batch)
-        sweeper.finish(store, conn.name, batch)
-        result = commit_batch(store, conn.name, stream.name, batch)
-        for rec_id, reason in batch.skipped:
-            log.warning("%s %s: skipped %s: %s", conn.name, stream.name, rec_id, reason)
-        stats.new += result.new
-        stats.updated += result.updated
-        stats.deleted += result.deleted
-        stats.skipped += len(batch.skipped)
-        stats.read += batch.read
-        stats.pages += 1
-        log.info("%s %s: committed page %d (%d records)", conn.name, stream.name, stats.pages, batch.read)
-        progress(batch.read)
-    stats.seconds = round(time.monotonic() - start, 3)
+        for worker in workers:
+            worker.join(timeout=60)
     return stats
+
+
+def _commit_page(store: Store, source: str, stream: Stream, batch: Batch, stats: StreamStats, sweeper: _Sweeper) -> None:
+    sweeper.note(batch)
+    sweeper.finish(store, source, batch)
+    result = commit_batch(store, source, stream.name, batch)
+    for rec_id, reason in batch.skipped:
+        log.warning("%s %s: skipped %s: %s", source, stream.name, rec_id, reason)
+    stats.new += result.new
+    stats.updated += result.updated
+    stats.deleted += result.deleted
+    stats.skipped += len(batch.skipped)
+    stats.read += batch.read
+    stats.pages += 1
+    log.info("%s %s: committed page %d (%d records)", source, stream.name, stats.pages, batch.read)
+
+
+def stages(streams: tuple[Stream, ...]) -> list[list[Stream]]:
+    """Streams grouped by ``stage``, in order (a stage needs the links of the ones before)."""
+    return [[s for s in streams if s.stage == n] for n in sorted({s.stage for s in streams})]
 
 
 def open_connector(name: str, settings: SourceSettings, credentials: dict, resolver: Resolver,
@@ -302,9 +317,9 @@ def sync_source(store: Store, name: str, settings: SourceSettings, credentials: 
     conn = None
     try:
         conn = open_connector(name, settings, credentials, resolver, policy or RetryPolicy())
-        for stream in conn.streams:
-            tick = progress.stream(name, stream.name) if progress else (lambda n: None)
-            result.streams[stream.name] = run_stream(store, conn, stream, full, tick)
+        ticks = {s.name: progress.stream(name, s.name) for s in conn.streams} if progress else {}
+        for group in stages(conn.streams):
+            result.streams.update(run_stage(store, conn, group, full, ticks))
     except QuotaExhausted as exc:
         result.ok, result.error = False, str(exc)
         result.resume_at = exc.resume_at.isoformat() if exc.resume_at else None

