@@ -84,3 +84,7 @@ def test_quarterly_series(tmp_path):
     assert [q["nrr_ttm"] for q in series] == [None, D("2"), D("2"), D("0")]
     assert [q["grr_ttm"] for q in series] == [None, D("1"), D("1"), D("0")]
     assert [q["nrr_period"] for q in series] == [D("1"), D("2"), D("1"), D("0")]
+    # 2026-Q3: start 200, churn 200 → gross MRR churn 200/200 = 1, net (200 − 0)/200 = 1;
+    # 2026-Q1: expansion 100 on start 100 → net MRR churn (0 − 100)/100 = −1.
+    assert [q["gross_mrr_churn_rate"] for q in series] == [D("0"), D("0"), D("0"), D("1")]
+    assert [q["net_mrr_churn_rate"] for q in series] == [D("0"), D("-1"), D("0"), D("1")]

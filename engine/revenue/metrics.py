@@ -38,6 +38,8 @@ DEFINITIONS = {
     "nrr_period": "(start + expansion − contraction − churn) ÷ start",
     "grr_period": "(start − contraction − churn) ÷ start",
     "quick_ratio": "(new + expansion + reactivation) ÷ (contraction + churn)",
+    "gross_mrr_churn_rate": "(contraction + churn) ÷ start",
+    "net_mrr_churn_rate": "(contraction + churn − expansion) ÷ start",
 }
 
 
@@ -106,7 +108,9 @@ def quarterly_series(
     """The last ``n`` quarters up to ``last_quarter``, oldest first, for trend charts.
 
     Each item: period, mrr_end, arr_end, nrr_ttm, grr_ttm, logo_retention_ttm,
-    nrr_period, grr_period, quick_ratio (same definitions as :func:`compute_metrics`).
+    nrr_period, grr_period, quick_ratio (same definitions as :func:`compute_metrics`),
+    gross_mrr_churn_rate = (contraction + churn) ÷ start and
+    net_mrr_churn_rate = (contraction + churn − expansion) ÷ start.
     ``accounts`` is accepted for symmetry with compute_metrics; the series is company-wide.
     """
     last = as_period(last_quarter)
@@ -117,7 +121,11 @@ def quarterly_series(
     periods = [last.shift(i - n + 1) for i in range(n)]
     figures = series_figures(prepare_lines(contracts, settings), periods)
     keep = ("mrr_end", "arr_end", "nrr_ttm", "grr_ttm", "logo_retention_ttm", "nrr_period", "grr_period", "quick_ratio")
-    return [{"period": p.label, **{k: figures_dict(f)[k] for k in keep}} for p, f in zip(periods, figures)]
+    return [
+        {"period": p.label, **{k: figures_dict(f)[k] for k in keep},
+         "gross_mrr_churn_rate": fraction(f.gross_mrr_churn_rate), "net_mrr_churn_rate": fraction(f.net_mrr_churn_rate)}
+        for p, f in zip(periods, figures)
+    ]
 
 
 def _encode(value: Any) -> Any:
