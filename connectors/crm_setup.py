@@ -158,8 +158,8 @@ class HubSpotCrm:
 
         body = PropertyGroupCreate(name=self.target.group, label=self.target.group_label)
         api = self.client.crm.properties.groups_api
-        return _created(lambda: self.src.call(f"create property group {self.target.group}",
-                                              lambda **kw: api.create(self.target.object, body, **kw)))
+        return _created(self.src.call(f"create property group {self.target.group}",
+                                      _conflict_is_answer(lambda **kw: api.create(self.target.object, body, **kw))))
 
     def create(self, name: str, canonical: str, text_length: int) -> None:
         from hubspot.crm.properties import PropertyCreate
@@ -168,7 +168,8 @@ class HubSpotCrm:
         body = PropertyCreate(name=name, label=label(canonical), type=kind, field_type=widget,
                               group_name=self.target.group)
         api = self.client.crm.properties.core_api
-        _created(lambda: self.src.call(f"create property {name}", lambda **kw: api.create(self.target.object, body, **kw)))
+        _created(self.src.call(f"create property {name}",
+                               _conflict_is_answer(lambda **kw: api.create(self.target.object, body, **kw))))
 
     def manual(self, name: str, canonical: str, text_length: int) -> str:
         kind, widget = HS_TYPES[FIELDS[canonical]]
@@ -220,19 +221,28 @@ def _hs_ms(value: Any) -> str | None:
     return str(int(parsed.timestamp() * 1000))
 
 
-def _created(call) -> bool:
-    """Run a create; a 409 (already exists) counts as done, not as an error."""
-    try:
-        call()
-        return True
-    except InvalidRequest as exc:
-        if exc.status == 409:
-            return False
-        raise
-    except ConnectorError as exc:
-        if exc.status == 409:
-            return False
-        raise
+class _Exists:
+    """Stands in for a raw response: a 409 answered "already exists"."""
+
+    data = b'{"already_exists": true}'
+
+
+def _conflict_is_answer(fn):
+    """A 409 from a create is an answer (the thing exists), not a failure to retry: the
+    shared policy retries 409 because Stripe uses it for lock timeouts on reads."""
+    def call(**kw):
+        try:
+            return fn(**kw)
+        except Exception as exc:
+            if getattr(exc, "status", None) == 409:
+                return _Exists()
+            raise
+    return call
+
+
+def _created(response: dict) -> bool:
+    """True when the create made something, False when it already existed."""
+    return not response.get("already_exists")
 
 
 CLIENTS = {"salesforce": SalesforceCrm, "hubspot": HubSpotCrm}

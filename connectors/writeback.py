@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
 import pandas as pd
+import pyarrow as pa
 
 from connectors.errors import ConnectorError, FatalError
 from connectors.writeback_settings import TargetSettings, WritebackSettings
@@ -137,13 +138,24 @@ def read_current(store: Store, crm, target: TargetSettings) -> int:
     return read
 
 
-def _store_values(store: Store, target: str, rows: list[tuple[str, dict[str, str | None]]]) -> None:
-    if not rows:
-        return
-    now = utcnow()
-    params = [[target, rid, f, v, now] for rid, vals in rows for f, v in vals.items()]
+def _bulk(store: Store, sql: str, columns: dict[str, list]) -> None:
+    """One INSERT of many rows through Arrow (row-by-row ``executemany`` is ~1,000× slower)."""
+    table = pa.table({k: pa.array(v, type=pa.timestamp("us") if k == "stamp" else pa.string()) for k, v in columns.items()})
     with store.transaction() as con:
-        con.executemany("INSERT OR REPLACE INTO crm_values VALUES (?, ?, ?, ?, ?)", params)
+        con.register("_wb_rows", table)
+        try:
+            con.execute(sql)
+        finally:
+            con.unregister("_wb_rows")
+
+
+def _store_values(store: Store, target: str, rows: list[tuple[str, dict[str, str | None]]]) -> None:
+    flat = [(rid, f, v) for rid, vals in rows for f, v in vals.items()]
+    if not flat:
+        return
+    rid, fld, val = (list(c) for c in zip(*flat))
+    _bulk(store, "INSERT OR REPLACE INTO crm_values SELECT target, record_id, field, value, stamp FROM _wb_rows",
+          {"target": [target] * len(flat), "record_id": rid, "field": fld, "value": val, "stamp": [utcnow()] * len(flat)})
 
 
 def check_mapping(crm, target: TargetSettings) -> None:
@@ -221,8 +233,9 @@ def _record(store: Store, target: str, run_id: str, chunk: list[tuple[str, list[
             result.records_written += 1
             result.fields_written += len(changes)
             written.append((rid, {c.field: c.new for c in changes}))
-    with store.transaction() as con:
-        con.executemany("INSERT INTO writeback_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", audit)
+    names = ["run_id", "target", "account_id", "record_id", "field", "old_value", "new_value", "status", "error", "stamp"]
+    _bulk(store, f"INSERT INTO writeback_audit SELECT {', '.join(names)} FROM _wb_rows",
+          {n: [row[i] for row in audit] for i, n in enumerate(names)})
     _store_values(store, target, written)
 
 
