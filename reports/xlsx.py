@@ -1,17 +1,25 @@
-"""Renewal timeline as XLSX (openpyxl, write-only for large books).
+"""Renewal timeline as XLSX: sheets *Renewals* and *Milestones*.
 
-Two sheets, *Renewals* and *Milestones*: typed cells (dates as dates, money as numbers with
-a currency format, scores as numbers), a frozen header row, auto-filters, R/A/G and status
-colouring by conditional formatting (so colours follow the value when rows are filtered or
-edited). Text that a spreadsheet would run as a formula is stored as a string cell with
-Excel's quote prefix, so it shows literally and never evaluates.
+Typed cells (dates as dates, money as numbers with a currency format, scores as numbers),
+a frozen header row, auto-filters, and R/A/G and status colouring by conditional formatting
+(colours follow the value when rows are filtered or edited). Text a spreadsheet would run as
+a formula is a string cell with Excel's quote prefix: it shows literally and never evaluates.
+
+openpyxl builds the workbook — styles, header, column widths, panes, filters, conditional
+formats, properties. The data rows (up to millions of cells for a large book: 100,000
+renewals have 700,000 milestones) are then streamed into each sheet's ``<sheetData>`` as
+typed cells using the style ids openpyxl registered, because writing them cell by cell
+through openpyxl takes minutes at that size.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -24,6 +32,8 @@ from reports.tabular import MILESTONE_COLUMNS, RENEWAL_COLUMNS, Column, risky
 FORMATS = {"date": "yyyy-mm-dd", "int": "0", "score": "0.0"}
 FILLS = {"red": ("FFCDD2", "B71C1C"), "amber": ("FFE0B2", "E65100"), "green": ("C8E6C9", "1B5E20"),
          "overdue": ("FFCDD2", "B71C1C"), "due": ("FFE0B2", "E65100")}
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+_XML_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{chr(c): "" for c in range(32) if c not in (9, 10, 13)}})
 
 
 def money_format(currency: str) -> str:
@@ -31,73 +41,105 @@ def money_format(currency: str) -> str:
     return f'"{symbol}"#,##0.00' if symbol else f'#,##0.00 "{currency}"'
 
 
-class SheetWriter:
-    """Appends typed rows to a write-only sheet; styled cells only where a format is needed."""
+def _style_id(ws: Any, **style: Any) -> int:
+    """Register a cell style with the workbook and return its id (the cell itself is never written)."""
+    probe = WriteOnlyCell(ws, value=None)
+    for k, v in style.items():
+        setattr(probe, k, v)
+    return probe.style_id
 
-    def __init__(self, wb: Workbook, title: str, columns: list[Column], currency: str, header_fill: str):
-        self.ws, self.columns = wb.create_sheet(title), columns
-        self.formats = {**FORMATS, "money": money_format(currency)}
-        for i, c in enumerate(columns, start=1):
-            self.ws.column_dimensions[get_column_letter(i)].width = c.width
-        self.ws.freeze_panes = "A2"
-        bold, fill = Font(bold=True), PatternFill("solid", fgColor=header_fill)
-        wrap = Alignment(wrap_text=True, vertical="bottom")
-        self.ws.append([self._styled(c.header, font=bold, fill=fill, alignment=wrap) for c in columns])
-        self.rows = 0
 
-    def _styled(self, value: Any, **style: Any) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value=value)
-        for k, v in style.items():
-            setattr(cell, k, v)
-        return cell
+def _text(s: str, quote_style: int) -> str:
+    body = s.translate(_XML_ESCAPE)
+    if risky(s):
+        return f'<c t="inlineStr" s="{quote_style}"><is><t xml:space="preserve">{body}</t></is></c>'
+    return f'<c t="inlineStr"><is><t xml:space="preserve">{body}</t></is></c>'
 
-    def _cell(self, value: Any, kind: str) -> Any:
-        if value is None:
-            return None
-        if kind in ("money", "score"):
-            return self._styled(float(value), number_format=self.formats[kind])
-        if kind == "date":
-            return self._styled(value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)),
-                                number_format=self.formats["date"])
-        if kind in ("int", "bool"):
-            return int(value) if kind == "int" else bool(value)
-        text = str(value)
-        if risky(text):
-            cell = self._styled(text, quotePrefix=True)
-            cell.data_type = "s"
-            return cell
-        return text
 
-    def append(self, item: Any) -> None:
-        self.ws.append([self._cell(c.get(item), c.kind) for c in self.columns])
-        self.rows += 1
+def cell_writer(kind: str, styles: dict[str, int]) -> Callable[[Any], str]:
+    """value → ``<c>`` XML for one column kind (empty cell for None)."""
+    if kind in ("money", "score"):
+        sid = styles[kind]
+        return lambda v: "<c/>" if v is None else f'<c s="{sid}"><v>{float(v)!r}</v></c>'
+    if kind == "date":
+        sid = styles["date"]
+        return lambda v: "<c/>" if v is None else f'<c s="{sid}"><v>{(v - EXCEL_EPOCH).days}</v></c>'
+    if kind == "int":
+        return lambda v: "<c/>" if v is None else f"<c><v>{int(v)}</v></c>"
+    if kind == "bool":
+        return lambda v: "<c/>" if v is None else f'<c t="b"><v>{int(bool(v))}</v></c>'
+    quote = styles["quote"]
+    return lambda v: "<c/>" if v is None or v == "" else _text(str(v), quote)
 
-    def finish(self, colour_columns: tuple[str, ...]) -> None:
-        last_col = get_column_letter(len(self.columns))
-        self.ws.auto_filter.ref = f"A1:{last_col}{self.rows + 1}"
-        for header in colour_columns:
-            letter = get_column_letter([c.header for c in self.columns].index(header) + 1)
-            for value, (bg, fg) in FILLS.items():
-                self.ws.conditional_formatting.add(
-                    f"{letter}2:{letter}{max(self.rows + 1, 2)}",
-                    CellIsRule(operator="equal", formula=[f'"{value}"'], fill=PatternFill("solid", bgColor=bg),
-                               font=Font(color=fg, bold=True)))
+
+def rows_xml(columns: list[Column], items: list[Any], styles: dict[str, int], chunk: int = 5000):
+    """``<row>`` elements for the data rows (row 2 onwards), yielded in chunks to keep memory flat."""
+    getters = [(c.get, cell_writer(c.kind, styles)) for c in columns]
+    for start in range(0, len(items), chunk):
+        yield "".join(f'<row r="{i}">{"".join(w(g(item)) for g, w in getters)}</row>'
+                      for i, item in enumerate(items[start:start + chunk], start=start + 2))
+
+
+def add_sheet(wb: Workbook, title: str, columns: list[Column], n_rows: int, currency: str,
+              colour_columns: tuple[str, ...]) -> dict[str, int]:
+    """Header, widths, frozen header, filter and colour rules; returns the data style ids."""
+    ws = wb.create_sheet(title)
+    for i, c in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = c.width
+    ws.freeze_panes = "A2"
+    bold, fill, wrap = Font(bold=True), PatternFill("solid", fgColor="E8E8E8"), Alignment(wrap_text=True)
+    header = []
+    for c in columns:
+        cell = WriteOnlyCell(ws, value=c.header)
+        cell.font, cell.fill, cell.alignment = bold, fill, wrap
+        header.append(cell)
+    ws.append(header)
+    last = max(n_rows + 1, 2)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{n_rows + 1}"
+    headers = [c.header for c in columns]
+    for name in colour_columns:
+        letter = get_column_letter(headers.index(name) + 1)
+        for value, (bg, fg) in FILLS.items():
+            ws.conditional_formatting.add(f"{letter}2:{letter}{last}", CellIsRule(
+                operator="equal", formula=[f'"{value}"'], fill=PatternFill("solid", bgColor=bg),
+                font=Font(color=fg, bold=True)))
+    fmts = {**FORMATS, "money": money_format(currency)}
+    return {**{k: _style_id(ws, number_format=v) for k, v in fmts.items()}, "quote": _style_id(ws, quotePrefix=True)}
+
+
+def _stream_sheet(dst: zipfile.ZipFile, info: zipfile.ZipInfo, xml: str, rows, n_cols: int, n_rows: int) -> None:
+    """Write the sheet with its dimension and the data rows spliced in before ``</sheetData>``."""
+    dim = f'<dimension ref="A1:{get_column_letter(n_cols)}{n_rows + 1}"/>'
+    xml = re.sub(r"<dimension [^>]*/>", "", xml, count=1).replace("<sheetViews>", dim + "<sheetViews>", 1)
+    head, tail = xml.split("</sheetData>", 1)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with dst.open(info, "w") as fh:
+        fh.write(head.encode("utf-8"))
+        for part in rows:
+            fh.write(part.encode("utf-8"))
+        fh.write(("</sheetData>" + tail).encode("utf-8"))
 
 
 def write_renewals_xlsx(ctx: Any, out: Path, *, created: dt.datetime | None = None) -> Path:
+    sheets = [("Renewals", RENEWAL_COLUMNS, ctx.renewals,
+               ("R/A/G", *[c.header for c in RENEWAL_COLUMNS if c.header.endswith(" status")])),
+              ("Milestones", MILESTONE_COLUMNS, ctx.milestones, ("Status",))]
     wb = Workbook(write_only=True)
-    header_fill = "E8E8E8"
-    renewals = SheetWriter(wb, "Renewals", RENEWAL_COLUMNS, ctx.currency, header_fill)
-    for r in ctx.renewals:
-        renewals.append(r)
-    renewals.finish(("R/A/G", *[c.header for c in RENEWAL_COLUMNS if c.header.endswith(" status")]))
-    milestones = SheetWriter(wb, "Milestones", MILESTONE_COLUMNS, ctx.currency, header_fill)
-    for m in ctx.milestones:
-        milestones.append(m)
-    milestones.finish(("Status",))
+    styles = [add_sheet(wb, title, cols, len(items), ctx.currency, colour) for title, cols, items, colour in sheets]
     props = wb.properties
     props.title, props.creator = f"Renewal timeline {ctx.as_of.isoformat()} + {ctx.days} days", ctx.brand.company
     if created is not None:
         props.created = props.modified = created.replace(tzinfo=None, microsecond=0)
-    wb.save(str(out))
+    buf = io.BytesIO()
+    wb.save(buf)
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            match = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
+            if match:
+                i = int(match.group(1)) - 1
+                _, cols, items, _ = sheets[i]
+                _stream_sheet(dst, info, data.decode("utf-8"), rows_xml(cols, items, styles[i]), len(cols), len(items))
+            else:
+                dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
     return out
