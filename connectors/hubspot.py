@@ -245,7 +245,8 @@ class HubSpotSource:
         self._deal_line(rec_id, v, account, batch)
 
     def _deal_line(self, rec_id: str, v: dict, account: str, batch: Batch) -> None:
-        amount, mrr = _decimal(v.get("amount")), _decimal(v.get("mrr"))
+        amount, mrr, arr = _decimal(v.get("amount")), _decimal(v.get("mrr")), _decimal(v.get("arr"))
+        mrr = mrr if mrr is not None else (arr / 12 if arr is not None else None)  # HubSpot's own MRR/ARR first
         start = _date(v.get("start_date")) or _date(v.get("close_date"))
         if (amount is None and mrr is None) or start is None:
             batch.skip(rec_id, "won deal has no amount or start date")

@@ -132,7 +132,7 @@ class SalesforceSettings(SourceSettings):
 
 class HubSpotFields(CrmMapping):
     """HubSpot property names; deals in ``pipelines`` only. A deal's MRR is ``hs_mrr``
-    when present, else from ``amount`` by ``amount_basis``."""
+    when present, else ``hs_arr`` / 12, else from ``amount`` by ``amount_basis``."""
 
     won_stages: list[str] = Field(default_factory=lambda: ["closedwon"])
     lost_stages: list[str] = Field(default_factory=lambda: ["closedlost"])
@@ -143,7 +143,7 @@ class HubSpotFields(CrmMapping):
         "licensed_seats": "licensed_seats", "plan": "plan", "plan_limit": "plan_limit",
         "customer_since": "customer_since"})
     deal: dict[str, str] = Field(default_factory=lambda: {
-        "amount": "amount", "mrr": "hs_mrr", "currency": "deal_currency_code", "close_date": "closedate",
+        "amount": "amount", "mrr": "hs_mrr", "arr": "hs_arr", "currency": "deal_currency_code", "close_date": "closedate",
         "stage": "dealstage", "pipeline": "pipeline", "type": "contract_change",
         "start_date": "contract_start_date", "end_date": "contract_end_date", "term_months": "term_months",
         "loss_reason": "closed_lost_reason", "product": "dealname"})

@@ -6,7 +6,13 @@ it in **one store transaction**, so a process killed at any instant leaves each 
 either fully stored with its cursor or not at all; the next sync resumes from the last
 committed cursor and re-reads at most one page (upserts are idempotent by ``row_hash``).
 
-Cursors only move forward: the connector computes them, capped at the sync's start.
+Cursors only move forward: the connector computes them from the vendor's own clock, so
+they never run ahead of the sync's start on the vendor's side.
+
+Streams run in *stages* (accounts first, because the others need their links): the
+streams of one stage are read on threads that share the source's rate limiter, while one
+committer writes their pages in arrival order — network and rate-limit waits overlap
+each other and the store writes, and the store is only ever written from one thread.
 
 A stream that starts from nothing (first or ``--full`` sync) may ``sweep``: rows of its
 kinds that were not seen in that complete pass are marked deleted — the only way to

@@ -92,6 +92,10 @@ def doctor_cmd(ctx: click.Context, source: str | None) -> None:
     """Check each enabled source: credentials, objects, mapped fields, write-back fields, API budget.
 
     Every failed check prints the exact fix. Exit code 1 when any check fails.
+
+    \b
+    Example:
+      nrr doctor --source hubspot
     """
     project = load_context(ctx)
     checks = doctor(project.config.sources, project.credentials, only=source)
@@ -116,6 +120,11 @@ def unmatched_cmd(ctx: click.Context) -> None:
 
     Fix one by adding a row `source,source_id,account_id` to the links file
     ([sync] links_file, default links.csv in the project) and running `nrr sync` again.
+
+    \b
+    Example:
+      nrr accounts unmatched
+      echo "stripe,cus_Q2x81,ACC-000042" >> links.csv && nrr sync --source stripe
     """
     project = load_context(ctx)
     with project.store(read_only=True) as store:
