@@ -98,8 +98,11 @@ class SalesforceCrm:
         return f"{self.target.object}.{name}: {s['type']}{', ' + size if size else ''} (label {s['label']!r})"
 
     def read(self, names: list[str], since: str | None) -> Iterator[tuple[list[tuple[str, dict]], str | None]]:
-        """Pages of (record id, {field: value}) and the largest ``SystemModstamp`` so far."""
-        where = f" WHERE SystemModstamp >= {since}" if since else ""
+        """Pages of (record id, {field: value}) and the largest ``SystemModstamp`` so far; reads
+        from ``lookback_minutes`` before ``since`` (re-reading a boundary row is harmless)."""
+        lookback = dt.timedelta(minutes=self.src.settings.lookback_minutes)
+        start = dt.datetime.fromisoformat(since.rstrip("Z")) - lookback if since else None
+        where = f" WHERE SystemModstamp >= {start:%Y-%m-%dT%H:%M:%S}Z" if start else ""
         soql = f"SELECT Id, SystemModstamp, {', '.join(names)} FROM {self.target.object}{where} ORDER BY SystemModstamp, Id"
         high = since
 
@@ -181,20 +184,21 @@ class HubSpotCrm:
         from hubspot.crm.objects import PublicObjectSearchRequest
 
         api, high = self.client.crm.objects.search_api, since
+        start = str(int(since) - self.src.settings.lookback_minutes * 60_000) if since else None
 
         def fetch(floor: str | None) -> dict:
             filters = [{"propertyName": "hs_object_id", "operator": "GT", "value": floor or "0"}]
-            if since:
-                filters.append({"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": since})
+            if start:
+                filters.append({"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": start})
             body = PublicObjectSearchRequest(filter_groups=[{"filters": filters}], limit=200,
                                              properties=["hs_lastmodifieddate", *names],
                                              sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}])
             return self.src.call("read health properties", lambda **kw: api.do_search(self.target.object, body, **kw))
         for page in paginate(fetch, _IdFloor()):
             rows = [(str(r["id"]), {n: r["properties"].get(n) for n in names}) for r in page.items]
-            stamps = [_hs_ms(r["properties"].get("hs_lastmodifieddate")) for r in page.items]
-            high = str(max([int(s) for s in stamps if s] + ([int(high)] if high else []), default=0)) or None
-            yield rows, high if high != "0" else None
+            stamps = [int(s) for s in (_hs_ms(r["properties"].get("hs_lastmodifieddate")) for r in page.items) if s]
+            high = str(max([*stamps, int(high)])) if high else (str(max(stamps)) if stamps else None)
+            yield rows, high
 
     def write(self, records: list[tuple[str, dict]]) -> dict[str, str | None]:
         """company id → None (written) or the error; one ``batch/update`` call (200 or 207)."""

@@ -96,8 +96,12 @@ def renewals_step(state: RunState) -> dict[str, Any]:
 def writeback_step(state: RunState) -> dict[str, Any]:
     """Write changed health fields to the CRMs; targets and accounts whose inputs did not
     sync this run are skipped (see connectors.writeback)."""
+    from connectors.writeback import targets
     from nrr.commands.writeback import project_writeback
 
+    cfg = state.project.config
+    if not targets(cfg.sources, cfg.writeback):
+        return {"_status": "skipped", "_message": "no CRM source is enabled: nothing to write back"}
     reports = project_writeback(state.project, state.store, state.as_of, state.run_id,
                                 failed_sources=state.failed_sources, timeline=state.outputs.get("renewals"))
     counts: dict[str, Any] = {}

@@ -134,3 +134,17 @@ def test_commands_have_help():
     for args in (["writeback", "--help"], ["crm", "setup", "--help"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_step_skips_targets_whose_sync_failed(world):
+    from nrr.pipeline import RunState
+    from nrr.steps import writeback_step
+
+    sb, project = world["sb"], world["project"]
+    sb.clear_stats()
+    with project.store() as store:
+        state = RunState(project, store, "run-test", world["book"].as_of, failed_sources={"salesforce", "hubspot"})
+        counts = writeback_step(state)
+    assert "did not sync" in counts["salesforce"]["skipped"] and "did not sync" in counts["hubspot"]["skipped"]
+    assert "_status" not in counts      # the sync step already reports the failure
+    assert sb.stats()["salesforce"]["total"] == 0 and sb.stats()["hubspot"]["total"] == 0

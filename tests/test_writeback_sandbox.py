@@ -224,8 +224,10 @@ def test_target_whose_sync_failed_is_skipped_without_requests(sb, book, fields_r
 
 
 def test_current_values_read_incrementally(sb, book, fields_ready, tmp_path):
+    cfg = sources(sb)
+    cfg["salesforce"]["lookback_minutes"] = 0   # earlier tests wrote every record seconds ago
     with make_store(tmp_path / "s.duckdb", book) as store:
-        client = crm(sb, "salesforce")
+        client = open_crm("salesforce", cfg, fields_ready, sb.credentials["salesforce"], NO_WAIT)
         first = read_current(store, client, fields_ready.salesforce)
         second = read_current(store, client, fields_ready.salesforce)
         client.close()
