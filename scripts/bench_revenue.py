@@ -12,6 +12,7 @@ runs in a child process so the reported peak RSS is the engine's alone.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -77,9 +78,9 @@ def generate(path: Path, n: int) -> None:
                     con.execute(statement)
 
 
-def run(path: Path, quarter: Period, as_of) -> dict[str, float]:
-    """Time each computation over the store at ``path``."""
-    timings: dict[str, float] = {}
+def run(path: Path, quarter: Period, as_of) -> dict[str, tuple[float, float]]:
+    """(wall seconds, CPU seconds of all threads) for each computation over the store at ``path``."""
+    timings: dict[str, tuple[float, float]] = {}
     settings = RevenueSettings()
     with Store(path, read_only=True) as store:
         contracts = store.records("contracts", ["files"])
@@ -92,12 +93,12 @@ def run(path: Path, quarter: Period, as_of) -> dict[str, float]:
             "cohorts (month)": lambda: cohort_matrix(contracts, settings, as_of, "month"),
         }
         for name, step in steps.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = step()
-            timings[name] = time.perf_counter() - t0
+            timings[name] = (time.perf_counter() - t0, time.process_time() - c0)
             if name == "metrics":
                 print(f"  nrr_ttm={result['nrr_ttm']} grr_ttm={result['grr_ttm']} arr_end={result['arr_end']}")
-        timings["lines"] = contracts.count().execute()
+        timings["lines"] = (contracts.count().execute(), 0.0)
     return timings
 
 
@@ -118,14 +119,16 @@ def main() -> None:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--accounts", str(args.accounts), "--generate-only", str(path)], check=True)
         print(f"generated {args.accounts:,} accounts in {time.perf_counter() - t0:.1f} s")
-    t0 = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     timings = run(path, quarter, quarter.end)
-    total = time.perf_counter() - t0
-    lines = int(timings.pop("lines"))
-    for name, seconds in timings.items():
-        print(f"  {name:<22} {seconds:7.2f} s")
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
+    lines = int(timings.pop("lines")[0])
+    for name, (seconds, cpu_seconds) in timings.items():
+        print(f"  {name:<22} {seconds:7.2f} s wall {cpu_seconds:7.2f} s cpu")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"accounts={args.accounts:,} lines={lines:,} quarter={quarter} total={total:.2f} s peak_rss={peak_mb:.0f} MB")
+    print(f"accounts={args.accounts:,} lines={lines:,} quarter={quarter} total={total:.2f} s wall, {cpu:.2f} s cpu "
+          f"peak_rss={peak_mb:.0f} MB load_avg={load_before:.1f}->{os.getloadavg()[0]:.1f} (2 cores shared)")
 
 
 if __name__ == "__main__":
