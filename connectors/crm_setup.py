@@ -103,7 +103,8 @@ class SalesforceCrm:
         lookback = dt.timedelta(minutes=self.src.settings.lookback_minutes)
         start = dt.datetime.fromisoformat(since.rstrip("Z")) - lookback if since else None
         where = f" WHERE SystemModstamp >= {start:%Y-%m-%dT%H:%M:%S}Z" if start else ""
-        soql = f"SELECT Id, SystemModstamp, {', '.join(names)} FROM {self.target.object}{where} ORDER BY SystemModstamp, Id"
+        soql = (f"SELECT Id, SystemModstamp, {', '.join(names)} FROM {self.target.object}{where} "
+                "ORDER BY SystemModstamp, Id")
         high = since
 
         def fetch(token: str | None) -> dict:

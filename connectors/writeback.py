@@ -140,11 +140,12 @@ def read_current(store: Store, crm, target: TargetSettings) -> int:
 
 def _bulk(store: Store, sql: str, columns: dict[str, list]) -> None:
     """One INSERT of many rows through Arrow (row-by-row ``executemany`` is ~1,000× slower)."""
-    table = pa.table({k: pa.array(v, type=pa.timestamp("us") if k == "stamp" else pa.string()) for k, v in columns.items()})
+    kinds = {k: pa.timestamp("us") if k == "stamp" else pa.string() for k in columns}
+    table = pa.table({k: pa.array(v, type=kinds[k]) for k, v in columns.items()})
     with store.transaction() as con:
         con.register("_wb_rows", table)
         try:
-            con.execute(sql)
+            con.execute(sql).fetchall()   # finish the statement: an open result blocks the next query
         finally:
             con.unregister("_wb_rows")
 
@@ -155,7 +156,8 @@ def _store_values(store: Store, target: str, rows: list[tuple[str, dict[str, str
         return
     rid, fld, val = (list(c) for c in zip(*flat))
     _bulk(store, "INSERT OR REPLACE INTO crm_values SELECT target, record_id, field, value, stamp FROM _wb_rows",
-          {"target": [target] * len(flat), "record_id": rid, "field": fld, "value": val, "stamp": [utcnow()] * len(flat)})
+          {"target": [target] * len(flat), "record_id": rid, "field": fld, "value": val,
+           "stamp": [utcnow()] * len(flat)})
 
 
 def check_mapping(crm, target: TargetSettings) -> None:
@@ -233,7 +235,8 @@ def _record(store: Store, target: str, run_id: str, chunk: list[tuple[str, list[
             result.records_written += 1
             result.fields_written += len(changes)
             written.append((rid, {c.field: c.new for c in changes}))
-    names = ["run_id", "target", "account_id", "record_id", "field", "old_value", "new_value", "status", "error", "stamp"]
+    names = ["run_id", "target", "account_id", "record_id", "field", "old_value", "new_value", "status", "error",
+             "stamp"]
     _bulk(store, f"INSERT INTO writeback_audit SELECT {', '.join(names)} FROM _wb_rows",
           {n: [row[i] for row in audit] for i, n in enumerate(names)})
     _store_values(store, target, written)

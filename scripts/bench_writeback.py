@@ -35,7 +35,8 @@ from connectors.writeback_settings import WritebackSettings  # noqa: E402
 from engine.account_fields import COLUMNS  # noqa: E402
 from engine.store import Store  # noqa: E402
 
-WRITES = {"salesforce": "PATCH /services/data/composite/sobjects", "hubspot": "POST /crm/v3/objects/companies/batch/update"}
+WRITES = {"salesforce": "PATCH /services/data/composite/sobjects",
+          "hubspot": "POST /crm/v3/objects/companies/batch/update"}
 BATCH = {"salesforce": 200, "hubspot": 100}
 
 

@@ -100,7 +100,8 @@ def test_dry_run_prints_old_and_new_and_writes_nothing(world):
     sb, project = world["sb"], world["project"]
     sf = sb.emulator("salesforce")
     record_id, band = _first_sf(project, world)
-    sf.writer.apply("Account", record_id, {"NRR_Health_Band__c": "Edited by hand"}, sf.clock())   # a CSM's edit
+    # a CSM edits the band in Salesforce (through the emulator's own write path, which stamps SystemModstamp)
+    sf.writer.apply("Account", record_id, {"NRR_Health_Band__c": "Edited by hand"}, sf.clock())
     with project.store(read_only=True) as store:
         audit_before = store.con.execute("SELECT count(*) FROM writeback_audit").fetchone()[0]
     sb.clear_stats()
@@ -109,7 +110,8 @@ def test_dry_run_prints_old_and_new_and_writes_nothing(world):
     assert result.exit_code == 0, result.output
     # the band, and the stamp that rides along (the second run re-scored, so computed_at moved)
     assert "2 field change(s) on 1 record(s)" in result.output
-    assert "NRR_Health_Band__c" in result.output and "NRR_Last_Computed_At__c" in result.output and f"Edited by hand → {band}" in result.output
+    assert "NRR_Health_Band__c" in result.output and "NRR_Last_Computed_At__c" in result.output
+    assert f"Edited by hand → {band}" in result.output
     assert sb.stats()["salesforce"]["endpoints"].get("PATCH /services/data/composite/sobjects", 0) == 0
     with project.store(read_only=True) as store:
         assert store.con.execute("SELECT count(*) FROM writeback_audit").fetchone()[0] == audit_before

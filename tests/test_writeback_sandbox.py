@@ -122,7 +122,8 @@ def test_salesforce_without_permission_prints_the_fields_to_add(book, monkeypatc
         client.close()
     assert res.created == [] and len(res.to_add) == 14 and "add them by hand" in res.message
     assert "Account.NRR_Top_Drivers__c: Text, length 255 (label 'NRR Top Drivers')" in res.to_add
-    assert "Account.NRR_Open_Risk_Triggers__c: Number, precision 18, scale 0 (label 'NRR Open Risk Triggers')" in res.to_add
+    assert ("Account.NRR_Open_Risk_Triggers__c: Number, precision 18, scale 0 (label 'NRR Open Risk Triggers')"
+            in res.to_add)
     assert "Account.NRR_Renewal_Date__c: Date (label 'NRR Renewal Date')" in res.to_add
 
 
@@ -153,7 +154,8 @@ def test_batches_of_200_and_100_then_nothing_when_unchanged(sb, book, fields_rea
         assert calls(sb, "salesforce", SF_WRITE) == 3            # ceil(n / 200) for 401 ≤ n ≤ 600
         assert calls(sb, "hubspot", HS_WRITE) == -(-n // 100)     # ceil(n / 100)
         assert (sf.records_written, hs.records_written, sf.records_failed) == (n, n, 0)
-        audit = store.con.execute("SELECT target, status, count(*) FROM writeback_audit GROUP BY ALL ORDER BY 1").fetchall()
+        audit = store.con.execute(
+            "SELECT target, status, count(*) FROM writeback_audit GROUP BY ALL ORDER BY 1").fetchall()
         # first write: the 6 non-empty fields (score, band, coverage, renewal date, risk count, stamp); the
         # other 8 are empty in the CRM and in the desired values, so they are no change
         assert audit == [("hubspot", "written", n * 6), ("salesforce", "written", n * 6)]
