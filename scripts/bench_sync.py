@@ -126,15 +126,68 @@ def _stripe_renames(sb: Sandbox, book, picked: list[str]) -> None:
             time.sleep(0.05)
 
 
+SERVE = """
+import json, sys
+from connectors.sandbox.app import serve_until_interrupted
+from connectors.sandbox.book import generate_book
+def ready(sb):
+    print(json.dumps({"urls": sb.urls, "credentials": sb.credentials, "ca_path": str(sb.ca_path)}), flush=True)
+serve_until_interrupted(generate_book(accounts=int(sys.argv[1])), on_ready=ready)
+"""
+
+
+class RemoteSandbox:
+    """The sandbox in its own process (as the vendors are): our client does not share a
+    GIL with the emulators. Same attributes as :class:`Sandbox` for what the bench uses."""
+
+    def __init__(self, accounts: int):
+        import json
+        import subprocess
+
+        root = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, str(accounts)], cwd=root, stdout=subprocess.PIPE,
+                                     text=True, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+        info = json.loads(self.proc.stdout.readline())
+        self.urls, self.credentials, self.ca_path = info["urls"], info["credentials"], Path(info["ca_path"])
+
+    def _control(self, name: str, method: str, path: str, body: dict | None = None) -> dict:
+        import requests
+
+        r = requests.request(method, f"{self.urls[name]}/__sandbox/{path}", json=body, verify=str(self.ca_path), timeout=30)
+        r.raise_for_status()
+        return r.json() if r.content else {}
+
+    def set_faults(self, name: str, config: FaultConfig) -> None:
+        self._control(name, "POST", "faults", config.to_dict())
+
+    def stats(self) -> dict:
+        return {name: self._control(name, "GET", "stats") for name in self.urls}
+
+    def clear_stats(self) -> None:
+        for name in self.urls:
+            self._control(name, "DELETE", "stats")
+
+    def __enter__(self) -> "RemoteSandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--latency-ms", type=int, default=20)
+    ap.add_argument("--in-process", action="store_true", help="Run the emulators in this process (shares the GIL).")
     args = ap.parse_args()
     t = time.monotonic()
     book = generate_book(accounts=args.accounts)
     print(f"book: {args.accounts} accounts in {time.monotonic() - t:.1f}s")
-    with Sandbox(book, faults=FaultConfig(latency_ms=args.latency_ms)) as sb, tempfile.TemporaryDirectory() as tmp:
+    sandbox = Sandbox(book) if args.in_process else RemoteSandbox(args.accounts)
+    for name in sandbox.urls:
+        sandbox.set_faults(name, FaultConfig(latency_ms=args.latency_ms))
+    with sandbox as sb, tempfile.TemporaryDirectory() as tmp:
         cfg = {n: {"enabled": True, "base_url": sb.urls[n], "ca_bundle": str(sb.ca_path)} for n in sb.urls}
         with Store(Path(tmp) / "bench.duckdb") as store:
             t = time.monotonic()
