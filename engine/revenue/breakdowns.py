@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ibis
 
-from engine.revenue.mrr import SUM_MONEY, money_literal, snapshots
+from engine.revenue.mrr import SUM_MONEY, money_literal
 from engine.revenue.periods import Period
 
 ATTRIBUTE_GROUPS = ("segment", "industry", "owner", "icp_tier")
@@ -47,10 +47,13 @@ def band_of(arr: ibis.Value) -> ibis.Value:
     )
 
 
-def arr_band_groups(lines: ibis.Table, period: Period) -> ibis.Table:
-    """[account_id, grp]: the ARR band at the base date, with the fallbacks in the module doc."""
+def arr_band_groups(snap: ibis.Table, period: Period) -> ibis.Table:
+    """[account_id, grp]: the ARR band at the base date, with the fallbacks in the module doc.
+
+    ``snap`` holds month-end MRR at least for the opening month-end, the TTM base and
+    the period's months.
+    """
     ttm_base = period.last_k - 12
-    snap = snapshots(lines, [period.start_k, ttm_base, *range(period.first_k, period.last_k + 1)])
     zero = money_literal(0)
 
     def at(cond: ibis.Value) -> ibis.Value:
@@ -65,13 +68,13 @@ def arr_band_groups(lines: ibis.Table, period: Period) -> ibis.Table:
     return per.select("account_id", grp=band_of(mrr * 12))
 
 
-def group_keys(lines: ibis.Table, accounts: ibis.Table | None, period: Period, by: str | None) -> ibis.Table | None:
-    """The grouping table for ``by`` (None when there is no breakdown)."""
+def group_keys(snap: ibis.Table, accounts: ibis.Table | None, period: Period, by: str | None) -> ibis.Table | None:
+    """The grouping table for ``by`` (None when there is no breakdown); ``snap`` as for arr_band_groups."""
     check_by(by)
     if by is None:
         return None
     if by == "arr_band":
-        return arr_band_groups(lines, period)
+        return arr_band_groups(snap, period)
     if accounts is None:
         raise ValueError(f"a breakdown by {by} needs the account records")
     return attribute_groups(accounts, by)

@@ -37,14 +37,15 @@ def churn_events(lines: ibis.Table, accounts: ibis.Table | None, period: Period,
     """Rows (grp, account_id, k, churn, first_day, last_day) for every churn in ``period``."""
     paid = first_paid(lines)
     k1, k2 = period.first_k, period.last_k
-    rows = movement_rows(snapshots(lines, list(range(k1 - 1, k2 + 1))), paid, k1, k2)
+    snap = snapshots(lines, sorted({*range(k1 - 1, k2 + 1), k2 - 12}))
+    rows = movement_rows(snap, paid, k1, k2)
     rows = rows.filter(rows.churn > 0)
     pos = lines.filter((lines.mrr > 0) & lines.last_k.between(k1 - 1, k2 - 1))
     ends = pos.group_by(end_id=pos.account_id, end_k=pos.last_k + 1).aggregate(last_day=pos.end_date.max())
     rows = rows.join(ends, [rows.account_id == ends.end_id, rows.k == ends.end_k])
     starts = paid.select(paid_id="account_id", first_day="first_day")
     rows = rows.join(starts, rows.account_id == starts.paid_id)
-    rows = with_group(rows.select("account_id", "k", "churn", "first_day", "last_day"), group_keys(lines, accounts, period, by))
+    rows = with_group(rows.select("account_id", "k", "churn", "first_day", "last_day"), group_keys(snap, accounts, period, by))
     return rows.to_pyarrow().to_pylist()
 
 

@@ -110,12 +110,17 @@ def _money(v) -> Decimal:
     return Decimal(0) if v is None else Decimal(v)
 
 
-def monthly_sums(lines: ibis.Table, groups: ibis.Table | None, k1: int, k2: int) -> dict[tuple[str, int], Waterfall]:
-    """Exact waterfall sums per (group, month) for months k1..k2, in one query."""
-    rows = with_group(movement_rows(snapshots(lines, list(range(k1 - 1, k2 + 1))), first_paid(lines), k1, k2), groups)
+MONTH_COUNTS = ("n_start", "n_end", "n_new", "n_churned", "n_reactivated", "unbalanced")
+TTM_MONEY = ("base_mrr", "now_mrr", "floor_mrr")
+TTM_COUNTS = ("base_logos", "retained_logos")
+
+
+def _monthly_agg(snap: ibis.Table, paid: ibis.Table, groups: ibis.Table | None, k1: int, k2: int) -> ibis.Table:
+    """Waterfall sums and logo counts per (group, month) for months k1..k2."""
+    rows = with_group(movement_rows(snap, paid, k1, k2), groups)
     gap = rows.start_mrr + rows.new + rows.reactivation + rows.expansion - rows.contraction - rows.churn - rows.end_mrr
     n = rows.account_id
-    agg = rows.group_by(["grp", "k"]).aggregate(
+    return rows.group_by(["grp", "k"]).aggregate(
         start=rows.start_mrr.sum().cast(SUM_MONEY),
         end=rows.end_mrr.sum().cast(SUM_MONEY),
         **{m: rows[m].sum().cast(SUM_MONEY) for m in MOVEMENTS},
@@ -126,7 +131,50 @@ def monthly_sums(lines: ibis.Table, groups: ibis.Table | None, k1: int, k2: int)
         n_reactivated=n.count(where=rows.reactivation > 0),
         unbalanced=n.count(where=gap != 0),
     )
-    return {(r["grp"], r["k"]): _waterfall(r) for r in agg.to_pyarrow().to_pylist()}
+
+
+def _ttm_agg(snap: ibis.Table, groups: ibis.Table | None, ends: list[int]) -> ibis.Table:
+    """TTM base sums per (group, T) for each closing month-end T in ``ends``."""
+    base = snap.filter(snap.k.isin([t - 12 for t in ends]))
+    base = base.select("account_id", t=base.k + 12, base_mrr=base.mrr)
+    now = snap.filter(snap.k.isin(ends)).select(now_id="account_id", now_k="k", now_mrr="mrr")
+    j = base.left_join(now, [base.account_id == now.now_id, base.t == now.now_k])
+    j = with_group(j.mutate(now_mrr=j.now_mrr.fill_null(0).cast(SUM_MONEY)), groups)
+    return j.group_by(["grp", "t"]).aggregate(
+        base_mrr=j.base_mrr.sum().cast(SUM_MONEY),
+        now_mrr=j.now_mrr.sum().cast(SUM_MONEY),
+        floor_mrr=ibis.least(j.now_mrr, j.base_mrr).sum().cast(SUM_MONEY),
+        base_logos=j.account_id.count(),
+        retained_logos=j.account_id.count(where=j.now_mrr > 0),
+    )
+
+
+def _padded(t: ibis.Table, kind: str, k: str) -> ibis.Table:
+    """One common column set for both aggregates, so they come back in a single query."""
+    money = ("start", "end", *MOVEMENTS, *TTM_MONEY)
+    counts = (*MONTH_COUNTS, *TTM_COUNTS)
+    cols = {c: (t[c] if c in t.columns else ibis.null(SUM_MONEY)).cast(SUM_MONEY) for c in money}
+    cols |= {c: (t[c] if c in t.columns else ibis.null("int64")).cast("int64") for c in counts}
+    return t.select(kind=ibis.literal(kind), grp=t.grp, k=t[k].cast("int64"), **cols)
+
+
+def sums(lines: ibis.Table, groups_for, k1: int, k2: int, ends: list[int]) -> tuple[dict, dict]:
+    """({(group, month): Waterfall}, {(group, T): TTM}) from one query over one set of snapshots.
+
+    ``groups_for(snap)`` returns the grouping table (or None); it may use the snapshots,
+    which cover months k1−1..k2 and every T−12.
+    """
+    snap = snapshots(lines, sorted({*range(k1 - 1, k2 + 1), *(t - 12 for t in ends), *ends}))
+    groups = groups_for(snap)
+    monthly = _padded(_monthly_agg(snap, first_paid(lines), groups, k1, k2), "month", "k")
+    ttm = _padded(_ttm_agg(snap, groups, ends), "ttm", "t")
+    months, ttms = {}, {}
+    for r in ibis.union(monthly, ttm, distinct=False).to_pyarrow().to_pylist():
+        if r["kind"] == "month":
+            months[(r["grp"], r["k"])] = _waterfall(r)
+        else:
+            ttms[(r["grp"], r["k"])] = TTM(*(_money(r[c]) for c in TTM_MONEY), *(r[c] for c in TTM_COUNTS))
+    return months, ttms
 
 
 def _waterfall(r: dict) -> Waterfall:
@@ -136,28 +184,6 @@ def _waterfall(r: dict) -> Waterfall:
     w.logos = {k: r[f"n_{k}"] for k in LOGO_KEYS}
     check_waterfall(w, f"group {r['grp']!r}, month index {r['k']}")
     return w
-
-
-def ttm_sums(lines: ibis.Table, groups: ibis.Table | None, ends: list[int]) -> dict[tuple[str, int], TTM]:
-    """TTM base sums per (group, T) for each closing month-end T in ``ends``, in one query."""
-    snap = snapshots(lines, sorted({k for t in ends for k in (t - 12, t)}))
-    base = snap.filter(snap.k.isin([t - 12 for t in ends]))
-    base = base.select("account_id", t=base.k + 12, base_mrr=base.mrr)
-    now = snap.filter(snap.k.isin(ends)).select(now_id="account_id", now_k="k", now_mrr="mrr")
-    j = base.left_join(now, [base.account_id == now.now_id, base.t == now.now_k])
-    j = with_group(j.mutate(now_mrr=j.now_mrr.fill_null(0).cast(SUM_MONEY)), groups)
-    agg = j.group_by(["grp", "t"]).aggregate(
-        base_mrr=j.base_mrr.sum().cast(SUM_MONEY),
-        now_mrr=j.now_mrr.sum().cast(SUM_MONEY),
-        floor_mrr=ibis.least(j.now_mrr, j.base_mrr).sum().cast(SUM_MONEY),
-        base_logos=j.account_id.count(),
-        retained_logos=j.account_id.count(where=j.now_mrr > 0),
-    )
-    out = {}
-    for r in agg.to_pyarrow().to_pylist():
-        out[(r["grp"], r["t"])] = TTM(_money(r["base_mrr"]), _money(r["now_mrr"]), _money(r["floor_mrr"]),
-                                      r["base_logos"], r["retained_logos"])
-    return out
 
 
 def _assemble(period: Period, group: str, months: dict, ttms: dict) -> Figures:
@@ -181,9 +207,8 @@ def period_figures(lines: ibis.Table, accounts: ibis.Table | None, period: Perio
 
     The total is the exact sum of the groups, so breakdowns always add up to it.
     """
-    groups = group_keys(lines, accounts, period, by)
-    months = monthly_sums(lines, groups, period.first_k, period.last_k)
-    ttms = ttm_sums(lines, groups, [period.last_k])
+    months, ttms = sums(lines, lambda snap: group_keys(snap, accounts, period, by),
+                        period.first_k, period.last_k, [period.last_k])
     names = sorted({g for g, _ in months} | {g for g, _ in ttms})
     per_group = {g: _assemble(period, g, months, ttms) for g in names}
     total = _combine(period, list(per_group.values()), f"{period.label} total")
@@ -191,7 +216,6 @@ def period_figures(lines: ibis.Table, accounts: ibis.Table | None, period: Perio
 
 
 def series_figures(lines: ibis.Table, periods: list[Period]) -> list[Figures]:
-    """Total figures for consecutive periods with two queries (board trend charts)."""
-    months = monthly_sums(lines, None, periods[0].first_k, periods[-1].last_k)
-    ttms = ttm_sums(lines, None, [p.last_k for p in periods])
+    """Total figures for consecutive periods with one query (board trend charts)."""
+    months, ttms = sums(lines, lambda snap: None, periods[0].first_k, periods[-1].last_k, [p.last_k for p in periods])
     return [_assemble(p, UNASSIGNED, months, ttms) for p in periods]
