@@ -41,6 +41,13 @@ SF_TYPES = {"number": ("Number", {"precision": 18, "scale": 1}), "date": ("Date"
 HS_TYPES = {"number": ("number", "number"), "text": ("string", "text"), "date": ("date", "date"),
             "datetime": ("datetime", "date")}
 COUNTS = ("open_risk_triggers", "open_expansion_triggers")
+#: Field types that can hold each kind — so a typo such as ``health_score = "Name"`` is refused
+#: instead of overwriting account names with scores. Picklists/enumerations may hold bands.
+ACCEPTS = {
+    "salesforce": {"number": {"double", "percent", "currency", "int"}, "date": {"date"}, "datetime": {"datetime"},
+                   "text": {"string", "textarea", "picklist"}},
+    "hubspot": {"number": {"number"}, "date": {"date"}, "datetime": {"datetime"}, "text": {"string", "enumeration"}},
+}
 
 
 @dataclass(frozen=True)

@@ -161,13 +161,19 @@ def _store_values(store: Store, target: str, rows: list[tuple[str, dict[str, str
 
 
 def check_mapping(crm, target: TargetSettings) -> None:
-    """Refuse (before any write) a mapping to a field the CRM lacks or will not let us write."""
-    have = crm.fields()
-    missing = {c: f for c, f in target.mapped().items() if f not in have}
-    locked = {c: f for c, f in target.mapped().items() if f in have and not have[f].writable}
-    if missing or locked:
+    """Refuse (before any write) a mapping to a field the CRM lacks, will not let us write,
+    or whose type cannot hold the value (see ``crm_setup.ACCEPTS``)."""
+    from connectors.crm_setup import ACCEPTS
+
+    have, mapped = crm.fields(), target.mapped()
+    missing = {c: f for c, f in mapped.items() if f not in have}
+    locked = {c: f for c, f in mapped.items() if f in have and not have[f].writable}
+    wrong = {c: f for c, f in mapped.items() if f in have and have[f].writable
+             and have[f].type not in ACCEPTS[crm.name][FIELDS[c]]}
+    if missing or locked or wrong:
         parts = [f"{f} ({c}) does not exist" for c, f in missing.items()]
         parts += [f"{f} ({c}) is not writable" for c, f in locked.items()]
+        parts += [f"{f} ({c}) is a {have[f].type} field, not a {FIELDS[c]} one" for c, f in wrong.items()]
         raise MappingError(crm.name, f"write-back mapping refused, nothing written: {'; '.join(parts)}",
                            fix=f"Run `nrr crm setup` to create missing fields, grant edit access, or change "
                                f"[writeback.{crm.name}.fields] in nrr.toml")

@@ -133,3 +133,12 @@ def test_plan_skips_accounts_whose_inputs_did_not_sync(store):
     p = plan(store, "salesforce", TARGET, _desired(), skip)
     assert {c.account_id for c in p.changes} == {"A"} and p.skipped == 1
     assert skipped_accounts(store, set()) == set()
+
+
+def test_mapping_an_unknown_field_is_a_settings_error():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown field.*health_scor"):
+        WritebackSettings.model_validate({"hubspot": {"fields": {"health_scor": "nrr_health_score"}}})
+    with pytest.raises(ValidationError):
+        WritebackSettings.model_validate({"salesforce": {"batch_size": 201}})   # the sObject Collections maximum

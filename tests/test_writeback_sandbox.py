@@ -6,7 +6,6 @@ HTTP requests reached the emulator.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import pandas as pd
@@ -127,15 +126,17 @@ def test_salesforce_without_permission_prints_the_fields_to_add(book, monkeypatc
     assert "Account.NRR_Renewal_Date__c: Date (label 'NRR Renewal Date')" in res.to_add
 
 
-@pytest.mark.parametrize("name,field", [("salesforce", "No_Such_Field__c"), ("salesforce", "LastModifiedDate"),
-                                        ("hubspot", "no_such_property")])
-def test_missing_or_read_only_mapping_is_refused_before_any_write(sb, book, fields_ready, tmp_path, name, field):
+@pytest.mark.parametrize("name,field,why", [
+    ("salesforce", "No_Such_Field__c", "does not exist"), ("salesforce", "LastModifiedDate", "is not writable"),
+    ("salesforce", "Name", "is a string field, not a number one"), ("hubspot", "no_such_property", "does not exist"),
+    ("hubspot", "name", "is a string field, not a number one")])
+def test_missing_or_read_only_mapping_is_refused_before_any_write(sb, book, fields_ready, tmp_path, name, field, why):
     settings = WritebackSettings.model_validate({name: {"fields": {"health_score": field}}})
     client = crm(sb, name, settings)
     with make_store(tmp_path / "s.duckdb", book) as store:
         the_plan = plan(store, name, settings.target(name), desired(book))
         sb.clear_stats()
-        with pytest.raises(MappingError, match=f"{field} \\(health_score\\) (does not exist|is not writable)"):
+        with pytest.raises(MappingError, match=f"{field} \\(health_score\\) {why}"):
             apply(store, client, settings.target(name), the_plan, "run-1")
         audit = store.con.execute("SELECT count(*) FROM writeback_audit").fetchone()[0]
     client.close()
@@ -189,19 +190,20 @@ def test_partial_failures_are_audited_and_retried_next_run(sb, book, fields_read
     acc = list(live_accounts(book)["account_id"])
     sf_emu, hs_emu = sb.emulator("salesforce"), sb.emulator("hubspot")
     drivers = ["x" * 30 if i < 2 else "ok" for i in range(len(acc))]      # 2 records too long for 10 chars
-    risks = [2 if i in (5, 6, 7) else 0 for i in range(len(acc))]         # 3 records outside the allowed option
-    want = desired(book, score=47.0, top_drivers=drivers, open_risk_triggers=risks)
+    want = desired(book, score=47.0, top_drivers=drivers)
     sf_field = sf_emu.schemas["Account"]["NRR_Top_Drivers__c"]
-    hs_props = hs_emu.portal.properties["companies"]
-    hs_prop = hs_props["nrr_open_risk_triggers"]
+    # 3 companies are archived while the first write runs (HubSpot: OBJECT_NOT_FOUND in a 207) and restored after
+    gone = [hs_emu.portal.get("companies", hubspot_id("companies", a)) for a in acc[5:8]]
     with make_store(tmp_path / "s.duckdb", book) as store:
         sf_field.length = 10
-        hs_props[hs_prop.name] = dataclasses.replace(hs_prop, type="enumeration", field_type="select",
-                                                     options=[("0", "0")])
+        for obj in gone:
+            obj.archived = True
         try:
             first = write_back(store, sources(sb), fields_ready, sb.credentials, want, "run-1", policy=NO_WAIT)
         finally:
-            sf_field.length, hs_props[hs_prop.name] = 255, hs_prop
+            sf_field.length = 255
+            for obj in gone:
+                obj.archived = False
         assert [(r.result.records_failed, r.result.records_written) for r in first] == [
             (2, len(acc) - 2), (3, len(acc) - 3)]
         failed = store.con.execute("SELECT target, account_id, field, error FROM writeback_audit "
@@ -235,3 +237,22 @@ def test_current_values_read_incrementally(sb, book, fields_ready, tmp_path):
         client.close()
     assert first == len(live_accounts(book))   # query (not queryAll): deleted accounts are not read
     assert second < first   # only records modified since the first read's high-water mark
+
+
+def test_only_mapped_fields_are_written(sb, book, fields_ready, tmp_path):
+    only_band = WritebackSettings.model_validate(
+        {"salesforce": {"fields": {f: "" for f in COLUMNS[1:] if f != "health_band"}}})
+    record_id = id_for_key("Account", live_accounts(book)["account_id"][0])
+    emu = sb.emulator("salesforce")
+    before = emu.record("Account", record_id)
+    with make_store(tmp_path / "s.duckdb", book) as store:
+        reports = write_back(store, sources(sb), only_band, sb.credentials,
+                             desired(book, score=12.0, health_band="Churning"), "run-1", only="salesforce",
+                             policy=NO_WAIT)
+        written = {r[0] for r in store.con.execute("SELECT DISTINCT field FROM writeback_audit").fetchall()}
+    after = emu.record("Account", record_id)
+    assert reports[0].result.records_failed == 0 and written == {"NRR_Health_Band__c"}
+    assert after["NRR_Health_Band__c"] == "Churning"
+    untouched = ("NRR_Health_Band__c", "LastModifiedDate", "SystemModstamp")
+    assert {k: v for k, v in after.items() if k not in untouched} == \
+        {k: v for k, v in before.items() if k not in untouched}
