@@ -126,7 +126,7 @@ def read_current(store: Store, crm, target: TargetSettings) -> int:
     mapping = target.mapped()
     check_mapping(crm, target)
     saved = json.loads(store.get_cursor(crm.name, CURSOR_STREAM) or "{}")
-    sig = _signature(mapping.values())
+    sig = _signature(f"{c}={f}" for c, f in mapping.items())   # a remapped field is re-read in full
     since = saved.get("since") if saved.get("fields") == sig else None
     read = 0
     for rows, high in crm.read(sorted(set(mapping.values())), since):

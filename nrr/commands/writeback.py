@@ -73,7 +73,7 @@ def project_writeback(pctx: ProjectContext, store: Store, as_of: dt.date, run_id
 @click.option("--dry-run", is_flag=True, help="Print the plan (account, field, old → new); write nothing.")
 @click.option("--as-of", "as_of", type=DATE, help="Scores of this day (default: today).")
 @click.option("--target", type=click.Choice(["salesforce", "hubspot"]), help="Only this CRM.")
-@click.option("--limit", default=50, show_default=True, help="Changes listed per target with --dry-run.")
+@click.option("--limit", default=50, show_default=True, help="Changes listed per target with --dry-run (0 = all).")
 @click.pass_context
 def writeback_cmd(ctx: click.Context, dry_run: bool, as_of, target: str | None, limit: int) -> None:
     """Write health, renewal and playbook fields to the CRM (only changed values).
@@ -103,6 +103,7 @@ def print_target(console: Console, r: TargetReport, dry_run: bool, limit: int) -
     console.print(f"{r.target}: {len(changes)} field change(s) on {records} record(s); {r.read} record(s) read",
                   highlight=False)
     if dry_run and changes:
+        limit = limit or len(changes)
         t = Table("account", "field", "old → new")
         for c in changes[:limit]:
             t.add_row(c.account_id, c.crm_field, f"{c.old if c.old is not None else '∅'} → "
