@@ -121,7 +121,7 @@ def print_target(console: Console, r: TargetReport, dry_run: bool, limit: int) -
 
 @click.group("crm")
 def crm_group() -> None:
-    """CRM health fields (write-back targets)."""
+    """The CRM health fields that `nrr writeback` fills (see `nrr crm setup`)."""
 
 
 @crm_group.command("setup")
@@ -134,6 +134,11 @@ def crm_setup_cmd(ctx: click.Context, target: str | None, check: bool) -> None:
     HubSpot: the `nrr_engine` company property group and any missing property.
     Salesforce: missing Account custom fields through the Tooling API when the user may
     customise the org, else the exact fields to add (API name, type, length).
+
+    \b
+    Examples:
+      nrr crm setup
+      nrr crm setup --target salesforce --check
     """
     pctx = load_context(ctx)
     cfg = pctx.config
