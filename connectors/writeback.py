@@ -200,11 +200,19 @@ def plan(store: Store, target_name: str, target: TargetSettings, desired: pd.Dat
         if row["account_id"] in skip_accounts:
             out.skipped += 1
             continue
-        diff = [Change(row["account_id"], row["record_id"], c, f, current.get((row["record_id"], c)),
-                       normalise(FIELDS[c], row.get(c))) for c, f in mapping.items()]
-        diff = [d for d in diff if d.old != d.new]
+        diff = _diff(row, mapping, current)
         if any(d.field not in STAMP_FIELDS for d in diff):
             out.changes.extend(diff)
+    return out
+
+
+def _diff(row: dict, mapping: dict[str, str], current: dict[tuple[str, str], str | None]) -> list[Change]:
+    """The mapped fields of one record whose normalised desired value differs from the CRM's."""
+    rid, out = row["record_id"], []
+    for c, f in mapping.items():
+        new, old = normalise(FIELDS[c], row.get(c)), current.get((rid, c))
+        if new != old:
+            out.append(Change(row["account_id"], rid, c, f, old, new))
     return out
 
 
