@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from connectors.errors import ConnectorError, InvalidRequest, MissingScope
+from connectors.errors import InvalidRequest, MissingScope
 from connectors.pagination import NextUrl, paginate
 from connectors.retry import RetryPolicy
 from connectors.settings import source_settings

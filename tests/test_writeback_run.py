@@ -3,7 +3,6 @@ then the CRM values compared with the stored snapshot; the CLI commands on the s
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 from click.testing import CliRunner
