@@ -71,6 +71,7 @@ class ApplyResult:
     records_failed: int = 0
     fields_written: int = 0
     errors: list[str] = field(default_factory=list)
+    stopped: str | None = None   # a whole batch call failed; later batches were not sent
 
 
 # -- values ---------------------------------------------------------------------------
@@ -227,8 +228,13 @@ def apply(store: Store, crm, target: TargetSettings, the_plan: Plan, run_id: str
     check_mapping(crm, target)
     for start in range(0, len(records), target.batch_size):
         chunk = records[start:start + target.batch_size]
-        outcome = crm.write([(rid, {c.crm_field: wire(crm.name, FIELDS[c.field], c.new) for c in changes})
-                             for rid, changes in chunk])
+        try:
+            outcome = crm.write([(rid, {c.crm_field: wire(crm.name, FIELDS[c.field], c.new) for c in changes})
+                                 for rid, changes in chunk])
+        except ConnectorError as exc:   # the whole call failed (after retries): audit it, stop this target
+            _record(store, the_plan.target, run_id, chunk, {rid: str(exc) for rid, _ in chunk}, result)
+            result.stopped = str(exc)
+            break
         _record(store, the_plan.target, run_id, chunk, outcome, result)
     result.calls = crm.stats.calls - before
     return result
@@ -324,5 +330,6 @@ def _one_target(store, sources_config, settings, credentials, desired, run_id, r
         report.plan = plan(store, report.target, target, desired, skip)
         if not dry_run:
             report.result = apply(store, crm, target, report.plan, run_id)
+            report.error = report.result.stopped
     finally:
         crm.close()

@@ -15,6 +15,7 @@ from connectors.crm_setup import open_crm, setup
 from connectors.retry import RetryPolicy
 from connectors.sandbox.app import Sandbox
 from connectors.sandbox.book import generate_book
+from connectors.sandbox.faults import FaultConfig
 from connectors.sandbox.hs_book import hubspot_id
 from connectors.sandbox.sf_schema import id_for_key
 from connectors.sandbox.sf_write import WriteError
@@ -256,3 +257,24 @@ def test_only_mapped_fields_are_written(sb, book, fields_ready, tmp_path):
     untouched = ("NRR_Health_Band__c", "LastModifiedDate", "SystemModstamp")
     assert {k: v for k, v in after.items() if k not in untouched} == \
         {k: v for k, v in before.items() if k not in untouched}
+
+
+def test_a_batch_call_that_keeps_failing_is_audited_and_stops_the_target(sb, book, fields_ready, tmp_path):
+    n = len(live_accounts(book))
+    with make_store(tmp_path / "s.duckdb", book) as store:
+        read = write_back(store, sources(sb), fields_ready, sb.credentials, desired(book, score=21.0), "dry",
+                          only="salesforce", dry_run=True, policy=NO_WAIT)
+        assert len(read[0].plan.records()) == n
+        # the first batch goes through, then the org answers 503 to everything (3 attempts each)
+        sb.set_faults("salesforce", FaultConfig(after=3, server_error_burst=1000))   # login, describe, batch 1
+        try:
+            client = crm(sb, "salesforce")
+            result = apply(store, client, fields_ready.salesforce, read[0].plan, "run-1")
+        finally:
+            sb.set_faults("salesforce", FaultConfig())
+        rows = dict(store.con.execute("SELECT status, count(DISTINCT record_id) FROM writeback_audit "
+                                      "GROUP BY ALL").fetchall())
+    assert result.stopped and "503" in result.stopped
+    # batch 1: 200 written; batch 2: 200 failed; batch 3 never sent (retried on the next run)
+    assert (result.records_written, result.records_failed) == (200, 200)
+    assert rows == {"written": 200, "failed": 200}
