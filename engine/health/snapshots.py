@@ -24,9 +24,9 @@ from engine.health.signals import USAGE_SIGNALS, compute_signals, signals_sql
 from engine.health.usage_range import usage_signal_range
 from engine.store import Store, utcnow
 
-#: Account-days of usage signals computed (and written) together in a rebuild: bounds memory,
-#: while a year of 10,000 accounts still goes in one pass over the events.
-CHUNK_ROWS = 4_000_000
+#: Account-days of usage signals computed (and written) together in a rebuild: bounds memory
+#: (a year of 10,000 accounts goes in three passes over the events).
+CHUNK_ROWS = 1_500_000
 
 SNAPSHOT_COLUMNS = "account_id, day, segment, score, band, coverage, signals, computed_at"
 
@@ -65,11 +65,13 @@ def _signals_json_sql(settings: HealthSettings) -> str:
     return "CAST(json_object(" + ", ".join(parts) + ") AS VARCHAR)"
 
 
-def write_wide(store: Store, wide: pd.DataFrame, day: dt.date | None, settings: HealthSettings) -> int:
+def write_wide(store: Store, wide: pd.DataFrame, day: dt.date | None, settings: HealthSettings, *,
+               upsert: bool = True) -> int:
     """Store a :func:`score_wide` frame, building the JSON inside DuckDB (fast path).
 
     ``day`` stamps every row; with ``None`` the frame's own ``day`` column is used (a
-    rebuild writes many days at once).
+    rebuild writes many days at once). ``upsert=False`` inserts plainly, for days the
+    caller has just cleared.
     """
     if wide.empty:
         return 0
@@ -79,7 +81,7 @@ def write_wide(store: Store, wide: pd.DataFrame, day: dt.date | None, settings: 
         con.register("_wide", pa.Table.from_pandas(wide, preserve_index=False))
         try:
             con.execute(
-                f"INSERT OR REPLACE INTO score_snapshots ({SNAPSHOT_COLUMNS}) "
+                f"INSERT {'OR REPLACE ' if upsert else ''}INTO score_snapshots ({SNAPSHOT_COLUMNS}) "
                 f"SELECT account_id, {day_sql}, segment, score, band, coverage, "
                 f"{_signals_json_sql(settings)}, CAST(? AS TIMESTAMP) FROM _wide",
                 params,
@@ -145,9 +147,20 @@ def rebuild_history(
             frames.append(score_wide(signals, settings).assign(day=day))
             if progress:
                 progress(day, len(frames[-1]))
-        written += write_wide(store, pd.concat(frames, ignore_index=True), None, settings)
+        written += _replace_days(store, pd.concat(frames, ignore_index=True), start, stop, settings)
         start = stop + dt.timedelta(days=1)
     return written
+
+
+def _replace_days(store: Store, wide: pd.DataFrame, start: dt.date, stop: dt.date, settings: HealthSettings) -> int:
+    """Replace every snapshot of ``start … stop`` with ``wide`` in one transaction.
+
+    Deleting the days and inserting is several times faster than a keyed upsert of
+    millions of rows, and also drops snapshots of accounts no longer scored on those days.
+    """
+    with store.transaction() as con:
+        con.execute("DELETE FROM score_snapshots WHERE day BETWEEN ? AND ?", [start, stop]).fetchall()
+        return write_wide(store, wide, None, settings, upsert=False)
 
 
 def _days(start: dt.date, stop: dt.date) -> list[dt.date]:
