@@ -16,6 +16,7 @@ from typing import Callable
 import pandas as pd
 import pyarrow as pa
 
+from engine.health.errors import HealthError
 from engine.health.inputs import Inputs
 from engine.health.score import score_wide
 from engine.health.sentiment import ticket_sentiment_frame
@@ -119,12 +120,12 @@ def rebuild_history(
     """Recompute and store a snapshot for every day ``since … until`` (inclusive).
 
     Ticket text is scored once for the whole range, not once per day; usage signals are
-    computed for a month of days at a time (:mod:`engine.health.usage_range`) instead of
+    computed for chunks of days at once (:mod:`engine.health.usage_range`) instead of
     re-reading 90 days of events per day; the rest runs as one compiled query per day with
     the day as a bind parameter. Returns rows written.
     """
     if until < since:
-        raise ValueError(f"--since {since} is after the as-of date {until}")
+        raise HealthError(f"--since {since} is after the as-of date {until}: give an earlier --since")
     records = Inputs.from_store(store, revenue_source)
     if records.tickets is not None:
         t = records.tickets
