@@ -17,6 +17,8 @@ def _kpi_value(k, cur: str) -> str:
 
 
 def _kpi_change(k, prior: str) -> str:
+    if k.kind == "ratio" and k.prior is not None:
+        return f"{prior}: {f.ratio(k.prior)}"
     if k.change is None:
         return f"no {prior} figure"
     text = f.pct_change(k.change) if k.kind == "money" else f.points(k.change) if k.kind == "percent" else f.signed(k.change, 2)

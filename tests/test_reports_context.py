@@ -54,7 +54,7 @@ def test_waterfall_balances_in_arr(book):
 def test_trend_base_and_segments(book):
     q2 = book["board"].trend[-1]
     assert (q2.period, q2.base_accounts, q2.thin) == ("2026-Q2", 4, True)  # 4 accounts in the TTM base (< 10)
-    seg = {s.segment: s for s in book["board"].segments}
+    seg = {s.segment.lower(): s for s in book["board"].segments}
     # enterprise = A: base 100 at 2025-06-30, 150 now → NRR 1.5, compared with the Enterprise row (115/120/130%)
     assert seg["enterprise"].nrr == Decimal("1.5000") and seg["enterprise"].position == "above best-in-class"
     assert (seg["enterprise"].median, seg["enterprise"].top_quartile) == (1.15, 1.20)

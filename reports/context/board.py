@@ -22,6 +22,7 @@ from reports.context.common import HEALTH_DEFINITIONS, Brand, Definition, brand,
 from reports.context.data import ReportInputs
 
 MIN_TTM_BASE = 10
+SEGMENT_LABELS = {"smb": "SMB", "mid-market": "Mid-market", "enterprise": "Enterprise", "self-serve": "Self-serve"}
 COHORT_OFFSETS = (0, 3, 6, 9, 12, 15, 18, 21, 24)
 WATERFALL_STEPS = (("new", "New", 1), ("reactivation", "Reactivation", 1), ("expansion", "Expansion", 1),
                    ("contraction", "Contraction", -1), ("churn", "Churn", -1))
@@ -146,14 +147,13 @@ def trend(series: list[dict[str, Any]], bases: dict[str, int]) -> list[TrendPoin
 
 
 def ttm_bases(data: ReportInputs, series: list[dict[str, Any]]) -> dict[str, int]:
-    """Accounts in each quarter's TTM base (paying at T−12), from the engine's TTM sums."""
+    """Accounts in each quarter's TTM base (paying at T−12), from the engine's series figures."""
     from engine.revenue.mrr import prepare_lines
-    from engine.revenue.retention import ttm_sums
+    from engine.revenue.retention import series_figures
 
     periods = [Period.parse(q["period"]) for q in series]
-    sums = ttm_sums(prepare_lines(data.contracts, data.revenue), None, [p.last_k for p in periods])
-    by_k = {k: t.base_logos for (_, k), t in sums.items()}
-    return {p.label: by_k.get(p.last_k, 0) for p in periods}
+    figures = series_figures(prepare_lines(data.contracts, data.revenue), periods)
+    return {p.label: f.ttm.base_logos for p, f in zip(periods, figures)}
 
 
 def waterfall(metrics: dict[str, Any]) -> list[WaterfallStep]:
@@ -181,7 +181,7 @@ def segment_rows(by_segment: dict[str, dict], diagnosis_settings: Any) -> list[S
     for seg, m in by_segment.items():
         bench = mapping.get(str(seg).lower())
         med, top, best = SEGMENT_BENCHMARKS.get(bench, (None, None, None))
-        rows.append(SegmentRow(seg, m["accounts"]["end"], m["arr_end"], m["nrr_ttm"], m["grr_ttm"],
+        rows.append(SegmentRow(segment_label(seg), m["accounts"]["end"], m["arr_end"], m["nrr_ttm"], m["grr_ttm"],
                                m["logo_retention_ttm"], bench, med, top, best, _position(m["nrr_ttm"], med, top, best)))
     return sorted(rows, key=lambda r: -r.arr)
 
@@ -195,10 +195,25 @@ def _position(nrr: Decimal | None, med: float | None, top: float | None, best: f
             else "above median" if v >= med else "below median")
 
 
+def segment_label(key: str) -> str:
+    """``smb`` → ``SMB``, ``mid-market`` → ``Mid-market``: segment keys as a reader expects them."""
+    return SEGMENT_LABELS.get(str(key).lower(), str(key)[:1].upper() + str(key)[1:])
+
+
+def _printed(f: Any) -> FindingView:
+    """A finding as printed: a segment finding starts with the segment's display label."""
+    title, sentence = f.title, f.sentence
+    if f.id.startswith("segment_benchmark:"):
+        key = f.id.split(":", 1)[1]
+        title, sentence = (t.replace(key, segment_label(key), 1) if t.startswith(key) else t for t in (title, sentence))
+    return FindingView(f.severity, title[:1].upper() + title[1:], sentence[:1].upper() + sentence[1:])
+
+
 def finding_views(findings: list[Any]) -> tuple[list[FindingView], FindingView | None]:
-    views = [FindingView(f.severity, f.title, f.sentence) for f in findings if f.id != "nrr_stage"]
-    stage = next((FindingView(f.severity, f.title, f.sentence) for f in findings if f.id == "nrr_stage"), None)
-    return views, stage
+    """The diagnosis findings as printed, the NRR-stage guidance apart."""
+    views = [_printed(f) for f in findings]
+    return [v for v, f in zip(views, findings) if f.id != "nrr_stage"], next(
+        (v for v, f in zip(views, findings) if f.id == "nrr_stage"), None)
 
 
 def definitions(config: Any) -> list[Definition]:
@@ -228,7 +243,8 @@ def build_board(data: ReportInputs, quarter: str | Period) -> BoardContext:
     return BoardContext(
         brand=brand(cfg), quarter=p.label, prior_quarter=p.shift(-1).label, period_first_day=p.first_day,
         period_end=p.end, as_of=data.as_of, currency=data.revenue.reporting_currency, kpis=kpis(series),
-        trend=trend(series, ttm_bases(data, series)), min_ttm_base=MIN_TTM_BASE, waterfall=waterfall(metrics), cohort_offsets=COHORT_OFFSETS,
+        trend=trend(series, ttm_bases(data, series)), min_ttm_base=MIN_TTM_BASE, waterfall=waterfall(metrics),
+        cohort_offsets=COHORT_OFFSETS,
         cohorts=cohort_rows(diag_in["cohorts"], rs.cohort_quarters),
         segments=segment_rows(diag_in["breakdowns"]["segment"], _diagnosis_settings()),
         health=health_view(data, rs.health_compare_days), at_risk=at_risk_rows(data, rs.top_at_risk, p),

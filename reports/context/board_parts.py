@@ -108,22 +108,31 @@ def _risk_accounts(triggers: pd.DataFrame) -> dict[str, list[str]]:
     if triggers is None or triggers.empty:
         return {}
     risk = triggers[triggers["kind"] == "risk"]
-    return {a: sorted(set(g["trigger"])) for a, g in risk.groupby("account_id")}
+    out: dict[str, set[str]] = {}
+    for a, t in zip(risk["account_id"], risk["trigger"]):
+        out.setdefault(a, set()).add(t)
+    return {a: sorted(ts) for a, ts in out.items()}
 
 
 def at_risk_rows(data: ReportInputs, top: int, quarter: Period) -> list[AtRiskRow]:
-    scores = data.deltas.set_index("account_id") if len(data.deltas) else pd.DataFrame()
+    """The ``top`` accounts by ARR among those below 70, with a risk trigger or a red/amber renewal."""
+    d = data.deltas
+    score = dict(zip(d["account_id"], d["score"]))
     risk, renewals = _risk_accounts(data.triggers), _renewal_flags(data, quarter)
-    rows = []
-    for a in sorted(set(scores.index[scores["score"] < AT_RISK_BELOW]) | set(risk) | set(renewals)):
-        s = scores.loc[a] if a in scores.index else None
-        reasons = ([f"health {s['score']:g}"] if s is not None and s["score"] < AT_RISK_BELOW else [])
-        reasons += [t.replace("_", " ") for t in risk.get(a, [])] + renewals.get(a, [])
-        rows.append(AtRiskRow(a, data.names.get(a, a), data.owners.get(a, "Unassigned"), data.arr.get(a, Decimal(0)),
-                              None if s is None else float(s["score"]), None if s is None else s["band"],
-                              None if s is None or pd.isna(s["delta_30"]) else float(s["delta_30"]),
-                              "" if s is None else (s["drivers_text"] or ""), tuple(reasons)))
-    return sorted(rows, key=lambda r: (-r.arr, r.account_id))[:top]
+    low = {a for a, v in score.items() if v < AT_RISK_BELOW}
+    zero = Decimal(0)
+    chosen = sorted(low | set(risk) | set(renewals), key=lambda a: (-data.arr.get(a, zero), a))[:top]
+    rows = {a: r for a, r in zip(d["account_id"], d.to_dict("records")) if a in set(chosen)}
+    return [_at_risk_row(a, rows.get(a), risk.get(a, []), renewals.get(a, []), data) for a in chosen]
+
+
+def _at_risk_row(a: str, s: dict | None, risk: list[str], renewals: list[str], data: ReportInputs) -> AtRiskRow:
+    reasons = [f"health {s['score']:g}"] if s is not None and s["score"] < AT_RISK_BELOW else []
+    reasons += [t.replace("_", " ") for t in risk] + renewals
+    return AtRiskRow(a, data.names.get(a, a), data.owners.get(a, "Unassigned"), data.arr.get(a, Decimal(0)),
+                     None if s is None else float(s["score"]), None if s is None else s["band"],
+                     None if s is None or pd.isna(s["delta_30"]) else float(s["delta_30"]),
+                     "" if s is None else (s["drivers_text"] or ""), tuple(reasons))
 
 
 def _renewal_flags(data: ReportInputs, quarter: Period) -> dict[str, list[str]]:

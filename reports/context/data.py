@@ -26,7 +26,8 @@ ACCOUNT_FIELDS = ["account_id", "name", "owner", "segment", "industry"]
 
 def latest_score_day(store: Store, as_of: dt.date) -> dt.date | None:
     """The latest day with stored snapshots that is not after ``as_of``."""
-    row = store.con.execute("SELECT max(day) FROM score_snapshots WHERE day <= ?", [as_of]).fetchone()
+    rows = store.con.execute("SELECT max(day) FROM score_snapshots WHERE day <= ?", [as_of]).fetchall()
+    row = rows[0] if rows else None
     return None if row is None or row[0] is None else pd.Timestamp(row[0]).date()
 
 
