@@ -82,7 +82,7 @@ def waterfall_chart(steps: list[Any], currency: str, accent: str, fmt: str = "sv
     return _save(fig, fmt)
 
 
-def health_chart(bands: list[Any], accent: str, fmt: str = "svg") -> bytes:
+def health_chart(bands: list[Any], accent: str, fmt: str = "svg", labels: tuple[str, str] = ("now", "before")) -> bytes:
     """Accounts per health band now, and at the comparison snapshot when there is one."""
     fig = Figure(figsize=(6.8, 1.6))
     ax = fig.add_subplot()
@@ -90,10 +90,10 @@ def health_chart(bands: list[Any], accent: str, fmt: str = "svg") -> bytes:
     has_before = any(b.accounts_before is not None for b in bands)
     width = 0.38 if has_before else 0.6
     now = [b.accounts for b in bands]
-    ax.bar([i + (width / 2 if has_before else 0) for i in range(len(bands))], now, width, color=accent, label="now")
+    ax.bar([i + (width / 2 if has_before else 0) for i in range(len(bands))], now, width, color=accent, label=labels[0])
     if has_before:
         ax.bar([i - width / 2 for i in range(len(bands))], [b.accounts_before or 0 for b in bands], width,
-               color="#c9c9c9", label="before")
+               color="#c9c9c9", label=labels[1])
         ax.legend(frameon=False, fontsize=7)
     for i, n in enumerate(now):
         ax.annotate(str(n), (i + (width / 2 if has_before else 0), n), textcoords="offset points", xytext=(0, 2),
@@ -125,4 +125,8 @@ def board_charts(ctx: Any, fmt: str) -> dict[str, bytes]:
     accent = ctx.brand.accent
     return {"trend": trend_chart(ctx.trend, accent, fmt),
             "waterfall": waterfall_chart(ctx.waterfall, ctx.currency, accent, fmt),
-            "health": health_chart(ctx.health.bands, accent, fmt)}
+            "health": health_chart(ctx.health.bands, accent, fmt, _health_labels(ctx.health))}
+
+
+def _health_labels(h: Any) -> tuple[str, str]:
+    return (f"{f.date(h.day)}" if h.day else "now", f"{f.date(h.compare_day)}" if h.compare_day else "before")

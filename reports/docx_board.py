@@ -44,6 +44,10 @@ def summary(w: DocWriter, ctx: BoardContext, png: dict[str, bytes]) -> None:
             ("ARR", *[f.money_short(p.arr, cur) for p in ctx.trend]),
             ("TTM base (accounts)", *[str(p.base_accounts) for p in ctx.trend])]
     w.table(["Quarter", *[p.period for p in ctx.trend]], rows, numeric=range(1, len(ctx.trend) + 1))
+    if any(p.thin for p in ctx.trend):
+        w.para(f"Quarters whose TTM base (accounts paying twelve months earlier) has fewer than {ctx.min_ttm_base} "
+               "accounts are left out of the chart: their ratios describe a handful of customers, not a trend.",
+               size=7.5, colour="6B6B6B")
 
 
 def revenue(w: DocWriter, ctx: BoardContext, png: dict[str, bytes]) -> None:
