@@ -69,7 +69,7 @@ def _salesforce(settings, creds, policy, writeback: list[str]) -> Iterator[Check
         bad = [f for f in writeback if not fields["updateable"].get(f)]
         yield Check("salesforce", "write-back fields", not bad,
                     f"Account fields not present or not writable: {', '.join(bad)}" if bad else f"{len(writeback)} fields writable",
-                    "Run `nrr writeback setup` to create them, or grant Edit field-level security to the integration user" if bad else "")
+                    "Run `nrr crm setup` to create them, or grant Edit field-level security to the integration user" if bad else "")
     yield _attempt("salesforce", "API budget", lambda: _sf_budget(src))
 
 
@@ -127,7 +127,7 @@ def _hubspot(settings, creds, policy, writeback: list[str]) -> Iterator[Check]:
             bad = [p for p in writeback if p not in found or found[p].get("modificationMetadata", {}).get("readOnlyValue")]
             yield Check("hubspot", "write-back fields", not bad,
                         f"company properties missing or read-only: {', '.join(bad)}" if bad else f"{len(writeback)} properties writable",
-                        "Run `nrr writeback setup` to create them (needs scope crm.schemas.companies.write)" if bad else "")
+                        "Run `nrr crm setup` to create them (needs scope crm.schemas.companies.write)" if bad else "")
 
 
 def _hs_properties(src, obj: str, found: dict) -> str:

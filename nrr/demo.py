@@ -36,6 +36,9 @@ def demo_config(urls: dict[str, str], ca_path: Path) -> str:
         "[revenue.fx_rates]", "EUR = 1.08", "GBP = 1.27", "",
         "[sync]", 'primary = "salesforce"', "",
         "[sources.files]", "enabled = true", 'path = "data"', "",
+        "# A fresh sandbox org has no health fields yet: create them on the first run.",
+        "[writeback.salesforce]", "create_missing_fields = true", "",
+        "[writeback.hubspot]", "create_missing_fields = true", "",
     ]
     for name, url in urls.items():
         lines += [f"[sources.{name}]", "enabled = true", f"base_url = {_toml_value(url)}",

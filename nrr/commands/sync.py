@@ -11,6 +11,7 @@ from rich.table import Table
 from connectors.doctor import doctor
 from connectors.identity import unmatched
 from connectors.sync import MODULES, SyncReport, sync_sources
+from connectors.writeback import targets
 from engine.store import utcnow
 from nrr import logs
 from nrr.project import load_context
@@ -98,7 +99,9 @@ def doctor_cmd(ctx: click.Context, source: str | None) -> None:
       nrr doctor --source hubspot
     """
     project = load_context(ctx)
-    checks = doctor(project.config.sources, project.credentials, only=source)
+    cfg = project.config
+    fields = {name: list(cfg.writeback.target(name).mapped().values()) for name in targets(cfg.sources, cfg.writeback)}
+    checks = doctor(cfg.sources, project.credentials, only=source, writeback_fields=fields)
     console = Console(file=sys.stdout)
     for c in checks:
         mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
