@@ -73,3 +73,29 @@ def test_reports_step_registered():
     from nrr.steps import STEP_FUNCTIONS, reports_step
 
     assert STEP_FUNCTIONS["reports"] is reports_step
+
+
+def _project(tmp_path):
+    from nrr.project import init_project
+    from test_reports_fixtures import make_book
+
+    init_project(tmp_path / "proj")
+    (tmp_path / "proj" / ".nrr").mkdir(exist_ok=True)
+    make_book(tmp_path / "proj" / ".nrr").close()
+    return tmp_path / "proj"
+
+
+def test_report_command_writes_into_the_output_folder(tmp_path):
+    from nrr.cli import cli
+
+    proj = _project(tmp_path)
+    result = CliRunner().invoke(cli, ["--project", str(proj), "report", "renewals", "--as-of", "2026-06-30",
+                                      "--days", "60", "--format", "csv,ics"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (proj / "out").iterdir())
+    assert names == ["renewals-2026-06-30-60d-milestones.csv", "renewals-2026-06-30-60d.csv",
+                     "renewals-2026-06-30-60d.ics"]
+    bad = CliRunner().invoke(cli, ["--project", str(proj), "report", "renewals", "--format", "xml"])
+    assert bad.exit_code == 2 and "format 'xml' not available; use csv, xlsx, ics, pdf, docx" in bad.output
+    quarter = CliRunner().invoke(cli, ["--project", str(proj), "report", "board", "--quarter", "2026-09"])
+    assert quarter.exit_code == 2 and "not a quarter" in quarter.output

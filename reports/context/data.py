@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from engine.health import Inputs, deltas
-from engine.health.snapshots import score_history
 from engine.revenue import account_mrr_on
 from engine.store import Store
 from engine.triggers import open_triggers
