@@ -46,6 +46,10 @@ def _board(data, formats, out_dir, opts) -> list[Path]:
     from reports.board import render_board
 
     quarter = opts.get("quarter") or previous_quarter(data.as_of)
+    quarter = quarter if isinstance(quarter, Period) else Period.parse(str(quarter))
+    if quarter.end > data.as_of:
+        raise ReportConfigError(f"quarter {quarter.label} ends on {quarter.end}, after the as-of date {data.as_of}: "
+                                f"report an ended quarter or pass a later --as-of")
     return render_board(data, quarter, formats, out_dir, created=opts["created"])
 
 

@@ -99,3 +99,17 @@ def test_report_command_writes_into_the_output_folder(tmp_path):
     assert bad.exit_code == 2 and "format 'xml' not available; use csv, xlsx, ics, pdf, docx" in bad.output
     quarter = CliRunner().invoke(cli, ["--project", str(proj), "report", "board", "--quarter", "2026-09"])
     assert quarter.exit_code == 2 and "not a quarter" in quarter.output
+
+
+def test_board_needs_an_ended_quarter(tmp_path):
+    from reports.errors import ReportConfigError
+    from reports.render import previous_quarter, render_reports
+    from test_reports_fixtures import make_book, make_config
+
+    # 15 Nov 2026 lies in Q4, so the last full quarter is Q3
+    assert previous_quarter(dt.date(2026, 11, 15)).label == "2026-Q3"
+    store = make_book(tmp_path)
+    with pytest.raises(ReportConfigError, match="2026-Q3 ends on 2026-09-30, after the as-of date 2026-06-30"):
+        render_reports(store, make_config(tmp_path), dt.date(2026, 6, 30), {"board": ["pdf"]}, tmp_path / "out",
+                       quarter="2026-Q3")
+    store.close()
