@@ -37,6 +37,8 @@ def demo_config(urls: dict[str, str], ca_path: Path) -> str:
         "[sync]", 'primary = "salesforce"', "",
         "[sources.files]", "enabled = true", 'path = "data"', "",
         "# A fresh sandbox org has no health fields yet: create them on the first run.",
+        "[run.reports]", 'board = ["pdf", "docx"]', 'playbook = ["pdf", "docx"]',
+        'renewals = ["csv", "xlsx", "ics", "pdf", "docx"]', "",
         "[writeback.salesforce]", "create_missing_fields = true", "",
         "[writeback.hubspot]", "create_missing_fields = true", "",
     ]
