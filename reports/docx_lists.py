@@ -35,6 +35,10 @@ def _play_card(w: DocWriter, a, cur: str) -> None:
         w.para(f"Escalation: {a.escalation}", colour="555555")
 
 
+def _sla(g) -> str:
+    return "by churn reason" if g.key == "win_back" else "same day" if g.sla_days == 0 else f"{g.sla_days} d"
+
+
 def write_playbook_docx(ctx: PlaybookContext, out: Path, *, created: dt.datetime | None = None) -> None:
     cur = ctx.currency
     w = DocWriter("Playbook report", ctx.brand.company, ctx.brand.accent, f"As of {f.date(ctx.as_of)}")
@@ -49,8 +53,8 @@ def write_playbook_docx(ctx: PlaybookContext, out: Path, *, created: dt.datetime
     if not ctx.total:
         w.para("No account has a playbook" + (f" for owner “{ctx.owner_filter}”" if ctx.owner_filter else "") + ".")
     w.table(["Playbook", "Who acts", "SLA", "Accounts", "ARR"],
-            [(g.title, g.owner_role, "by reason" if g.key == "win_back" else f"{g.sla_days} d", len(g.accounts),
-              f.money(g.arr, cur)) for g in ctx.groups], numeric=(2, 3, 4))
+            [(g.title, g.owner_role, _sla(g), len(g.accounts), "–" if g.key == "win_back" else f.money(g.arr, cur))
+             for g in ctx.groups], numeric=(2, 3, 4))
     w.heading("By playbook", new_page=True)
     for g in ctx.groups:
         w.heading(f"{g.title} · {g.owner_role}", 2)
