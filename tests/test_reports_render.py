@@ -201,3 +201,21 @@ def test_same_inputs_same_content(rendered, tmp_path):
         old = next(p for p in rendered["out"]["renewals"] if p.name == new.name)
         assert new.read_bytes() == old.read_bytes(), new.name
     store.close()
+
+
+def test_branding_logo_in_pdf_and_docx(tmp_path):
+    from PIL import Image
+
+    from reports.errors import ReportConfigError
+
+    (tmp_path / "branding").mkdir()
+    Image.new("RGB", (40, 20), "#0b5394").save(tmp_path / "branding" / "logo.png")
+    store = make_book(tmp_path)
+    config = make_config(tmp_path, branding={"logo": "branding/logo.png"})
+    out = render_reports(store, config, AS_OF, {"renewals": ["pdf", "docx"]}, tmp_path / "out", days=60)
+    assert len(PdfReader(str(out["renewals"][0])).pages[0].images) == 1  # the logo on the cover, read from branding/
+    assert len(Document(str(out["renewals"][1])).inline_shapes) == 1
+    missing = make_config(tmp_path, branding={"logo": "branding/nope.png"})
+    with pytest.raises(ReportConfigError, match="reports.branding.logo: branding/nope.png not found"):
+        render_reports(store, missing, AS_OF, {"renewals": ["pdf"]}, tmp_path / "out", days=60)
+    store.close()
