@@ -43,15 +43,17 @@ from connectors.pagination import StartingAfter, paginate
 from connectors.ratelimit import RateLimiter
 from connectors.retry import Guard, RetryPolicy
 from connectors.settings import StripeSettings
+from connectors.stripe_lines import (  # noqa: F401  (the money rules, re-exported for callers)
+    Segment, _day, invoice_segments, invoice_subscription, major, monthly, subscription_history, subscription_lines)
 from connectors.sync import Batch, Stream, TrustedSession
 from engine.store import utcnow
 
 SOURCE = "stripe"
 STREAMS = (
     Stream("customers", ("accounts",), sweep=True),
-    Stream("subscriptions", ("contracts",), sweep=True, stage=1),
     Stream("invoices", ("invoices",), sweep=True, stage=1),
-    Stream("events", ("accounts", "contracts", "invoices"), stage=2),
+    Stream("subscriptions", ("contracts",), sweep=True, stage=2),   # lines need the invoices' history
+    Stream("events", ("accounts", "contracts", "invoices"), stage=3),
 )
 LISTS = {"customers": {}, "subscriptions": {"status": "all"}, "invoices": {}}
 CURRENT_EXPAND = {"subscriptions": ["data.discounts.source.coupon"]}
@@ -95,6 +97,9 @@ class StripeSource:
         self.guard = Guard(SOURCE, translate, policy, limiter)
         self.stats = self.guard.stats
         self.legacy = False
+        #: subscription id → invoice id → recurring segments, from this process's invoice listing
+        self._history: dict[str, dict[str, list[Segment]]] = {}
+        self._history_complete = False
         self._anchor_at: int | None = None
         self.started = int(time.time())  # our clock: only compared with our own earlier syncs
 
@@ -121,6 +126,36 @@ class StripeSource:
             self.legacy = True  # an account pinned to a pre-2025 API version: read `discount`
             return self._list(collection, params)
 
+    def _invoice_lines(self, inv: dict) -> dict:
+        """The invoice with all its lines: lists embed the first page only (``has_more``)."""
+        lines = inv.get("lines") or {}
+        if not lines.get("has_more"):
+            return inv
+        data = list(lines.get("data") or [])
+        path = f"/v1/invoices/{inv['id']}/lines"
+        for page in paginate(lambda tok: self._get("list invoice lines", path, {"limit": 100, **({"starting_after": tok} if tok else {})}),
+                             StartingAfter(), data[-1]["id"] if data else None):
+            data.extend(page.items)
+        return {**inv, "lines": {**lines, "data": data, "has_more": False}}
+
+    def _segments_of(self, sub_id: str) -> list[Segment]:
+        """Every recurring invoice segment of one subscription: from this process's complete
+        invoice listing, else one listing of that subscription's invoices."""
+        if self._history_complete:
+            return [seg for segs in self._history.get(sub_id, {}).values() for seg in segs]
+        params = {"subscription": sub_id, "limit": self.settings.page_size}
+        out: list[Segment] = []
+        for page in paginate(lambda tok: self._list("invoices", {**params, **({"starting_after": tok} if tok else {})}),
+                             StartingAfter()):
+            for inv in page.items:
+                out.extend(invoice_segments(self._invoice_lines(inv))[0])
+        return out
+
+    def _remember(self, inv: dict) -> None:
+        sub_id = invoice_subscription(inv)
+        if sub_id:
+            self._history.setdefault(sub_id, {})[inv["id"]] = invoice_segments(inv)[0]
+
     def _subscription(self, sub_id: str) -> dict:
         params = {} if self.legacy else {"expand": ["discounts.source.coupon"]}
         return self._get("retrieve subscription", f"/v1/subscriptions/{sub_id}", params)
@@ -135,11 +170,15 @@ class StripeSource:
             return
         after = None if state.get("done") else state.get("after")
         anchor = state["anchor"] if after else self._anchor()
+        if stream.name == "invoices" and after is None:
+            self._history = {}  # a pass from the start: the history it collects is complete at its end
         for page in paginate(lambda tok: self._list_page(stream.name, tok), StartingAfter(), after):
             batch = Batch(read=len(page.items), pass_start=page.token is None, last=page.next_token is None)
             for obj in page.items:
                 self._apply(stream.name, obj, batch)
             done = page.next_token is None
+            if done and stream.name == "invoices" and after is None:
+                self._history_complete = True
             batch.cursor = json.dumps({"done": True, "anchor": anchor} if done else {"after": page.next_token, "anchor": anchor})
             yield batch
 
@@ -178,25 +217,37 @@ class StripeSource:
         chunks = [events[i:i + size] for i in range(0, len(events), size)] or [[]]
         for n, chunk in enumerate(chunks):
             batch = Batch(read=len(chunk), last=n == len(chunks) - 1)
+            touched: dict[str, dict | None] = {}
             for event in _latest_per_object(chunk):
-                self._apply_event(event, batch)
+                self._apply_event(event, batch, touched)
+            for sub_id, snapshot in touched.items():
+                self._apply("subscriptions", snapshot or self._subscription(sub_id), batch)
             batch.cursor = json.dumps({"since": chunk[-1]["created"] if chunk else base, "at": self.started})
             yield batch
 
     # -- records -----------------------------------------------------------------
-    def _apply_event(self, event: dict, batch: Batch) -> None:
+    def _apply_event(self, event: dict, batch: Batch, touched: dict[str, dict | None]) -> None:
+        """Apply one event; subscriptions whose lines must be re-derived go into ``touched``
+        (id → snapshot, or None to retrieve it) — an invoice changes its subscription's history."""
         obj = event["data"]["object"]
         kind = event["type"]
         if kind == "customer.deleted":
             batch.delete("accounts", obj["id"])
-        elif kind == "invoice.deleted":
-            batch.delete("invoices", obj["id"])
         elif kind.startswith("customer.subscription."):
             if not self.legacy and any(isinstance(d, str) for d in obj.get("discounts") or []):
                 obj = self._subscription(obj["id"])  # event snapshots carry discount ids only
-            self._apply("subscriptions", obj, batch)
+            touched[obj["id"]] = obj
+        elif kind.startswith("customer."):
+            self._apply("customers", obj, batch)
         else:
-            self._apply("customers" if kind.startswith("customer.") else "invoices", obj, batch)
+            sub_id = invoice_subscription(obj)
+            if kind == "invoice.deleted":
+                batch.delete("invoices", obj["id"])
+                self._history.get(sub_id or "", {}).pop(obj["id"], None)
+            else:
+                self._apply("invoices", obj, batch)
+            if sub_id:
+                touched.setdefault(sub_id, None)
 
     def _apply(self, collection: str, obj: dict, batch: Batch) -> None:
         if collection == "customers":
@@ -204,11 +255,14 @@ class StripeSource:
             return
         account = self.resolver.account_for(SOURCE, _id(obj.get("customer")))
         if collection == "subscriptions":
-            rows, skipped = subscription_lines(obj, account, self.settings.past_due_grace_days)
+            segments = self._segments_of(obj["id"])
+            rows, skipped = subscription_history(obj, segments, account, self.settings.past_due_grace_days)
             batch.rows.setdefault("contracts", []).extend(rows)
             batch.replace.setdefault("contracts", []).append(f"{obj['id']}/")
             batch.skipped.extend(skipped)
         else:
+            obj = self._invoice_lines(obj)
+            self._remember(obj)
             row, reason = invoice_row(obj, account)
             if row:
                 batch.add("invoices", row)
@@ -241,160 +295,7 @@ def _latest_per_object(events: list[dict]) -> list[dict]:
     return list(last.values())
 
 
-# -- money: vendor JSON → canonical rows (pure) --------------------------------------
-
-ZERO_DECIMAL = frozenset("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
-#: interval → (numerator, denominator) turning one interval's amount into a month's
-PER_MONTH = {"day": (365, 12), "week": (52, 12), "month": (1, 1), "year": (1, 12)}
-MRR_PLACES = Decimal("0.000001")
-NO_REVENUE = frozenset({"incomplete", "incomplete_expired"})
-DUNNING = frozenset({"past_due", "unpaid"})
-
-
-def major(amount_minor: Any, currency: str) -> Decimal:
-    """Minor units → currency units (cents /100; zero-decimal currencies as they are)."""
-    return Decimal(str(amount_minor)).scaleb(0 if currency.lower() in ZERO_DECIMAL else -2)
-
-
-def monthly(amount: Decimal, interval: str, count: int = 1) -> Decimal:
-    """Per-month value of ``amount`` billed every ``count`` ``interval`` s:
-    annual /12, quarterly (3 months) /3, weekly ×52/12, daily ×365/12."""
-    num, den = PER_MONTH[interval]
-    return amount * num / (den * count)
-
-
-def _day(ts: int | None) -> dt.date | None:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).date() if ts else None
-
-
-def _discounts(sub: dict) -> list[dict] | None:
-    """Discount objects with their coupon, either shape; None when only ids are present."""
-    objs = [d for d in sub.get("discounts") or [] if isinstance(d, dict)]
-    if not objs and isinstance(sub.get("discount"), dict):
-        objs = [sub["discount"]]
-    if len(objs) < len(sub.get("discounts") or []) and not sub.get("discount"):
-        return None
-    out = []
-    for d in objs:
-        coupon = d.get("coupon") or (d.get("source") or {}).get("coupon")
-        if not isinstance(coupon, dict):
-            return None
-        if coupon.get("duration") != "once":  # a one-invoice coupon is not a recurring discount
-            out.append({"coupon": coupon, "start": _day(d.get("start")), "end": _day(d.get("end"))})
-    return out
-
-
-def _service_window(sub: dict, item: dict, grace_days: int) -> tuple[dt.date, dt.date | None]:
-    """(first paid day, inclusive last day or None). Trials are not revenue; a canceled or
-    scheduled-to-cancel subscription ends the day before ``ended_at``/``cancel_at``; a
-    past-due one stays revenue for ``grace_days`` from the start of its unpaid period."""
-    start = max(d for d in (_day(sub.get("start_date")), _day(item.get("created")), _day(sub.get("trial_end"))) if d)
-    stops = [_day(sub.get("ended_at")), _day(sub.get("cancel_at"))]
-    if sub.get("status") in DUNNING:
-        period = _day(item.get("current_period_start") or sub.get("current_period_start"))
-        stops.append(period + dt.timedelta(days=grace_days) if period else None)
-    stop = min((d for d in stops if d), default=None)
-    return start, (stop - dt.timedelta(days=1) if stop else None)
-
-
-def _item_mrr(item: dict) -> tuple[Decimal | None, str]:
-    """List MRR of one item (tax is never in a price; one-time and metered prices are not MRR)."""
-    price = item.get("price") or item.get("plan") or {}
-    recurring = price.get("recurring") or ({"interval": price["interval"], "interval_count": price.get("interval_count")}
-                                           if price.get("interval") else None)
-    if not recurring:
-        return None, "one-time price is not recurring revenue"
-    if recurring.get("usage_type") == "metered":
-        return None, "metered price has no fixed monthly amount"
-    unit = price.get("unit_amount_decimal") or price.get("unit_amount", price.get("amount"))
-    currency = str(price.get("currency") or "")
-    if unit is None:
-        return None, "price has no per-unit amount (tiered pricing is not supported)"
-    if len(currency) != 3 or not currency.isalpha():
-        return None, f"unknown currency {currency!r}"
-    qty = item.get("quantity") if item.get("quantity") is not None else 1
-    amount = major(unit, currency) * qty
-    if amount < 0:
-        return None, f"negative amount {amount}"
-    return monthly(amount, recurring["interval"], int(recurring.get("interval_count") or 1)), ""
-
-
-def _segments(start: dt.date, end: dt.date | None, discounts: list[dict]) -> list[tuple[dt.date, dt.date | None, list[dict]]]:
-    """Split [start, end] where a discount starts or ends; each piece with the discounts active on it."""
-    cuts = sorted({d for disc in discounts for d in (disc["start"], disc["end"])
-                   if d and d > start and (end is None or d <= end)})
-    bounds = [start, *cuts]
-    pieces = []
-    for i, lo in enumerate(bounds):
-        hi = bounds[i + 1] - dt.timedelta(days=1) if i + 1 < len(bounds) else end
-        active = [d for d in discounts if (d["start"] or lo) <= lo and (d["end"] is None or d["end"] > lo)]
-        pieces.append((lo, hi, active))
-    return pieces
-
-
-def _discounted(list_mrr: Decimal, share: Decimal, active: list[dict], interval: tuple[str, int], currency: str) -> Decimal:
-    """percent_off scales the item; amount_off (per invoice) is spread over items by their share."""
-    mrr = list_mrr
-    for disc in active:
-        coupon = disc["coupon"]
-        if coupon.get("percent_off"):
-            mrr = mrr * (100 - Decimal(str(coupon["percent_off"]))) / 100
-        elif coupon.get("amount_off") and (coupon.get("currency") or currency).lower() == currency.lower():
-            mrr -= monthly(major(coupon["amount_off"], currency), *interval) * share
-    return max(mrr, Decimal(0))
-
-
-def subscription_lines(sub: dict, account_id: str | None, grace_days: int) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Contract lines of one subscription: one per item, split where a recurring
-    discount starts or ends. Returns (rows, skipped (id, reason))."""
-    sub_id = sub["id"]
-    if not account_id:
-        return [], [(sub_id, "subscription has no customer")]
-    if sub.get("status") in NO_REVENUE:
-        return [], []
-    discounts = _discounts(sub)
-    if discounts is None:
-        return [], [(sub_id, "discount details missing (coupon not expanded)")]
-    items = (sub.get("items") or {}).get("data") or []
-    priced = [(item, *_item_mrr(item)) for item in items]
-    total = sum((m for _, m, _ in priced if m is not None), Decimal(0))
-    rows, skipped = [], []
-    for item, list_mrr, why in priced:
-        if list_mrr is None:
-            skipped.append((f"{sub_id}/{item['id']}", why))
-            continue
-        rows.extend(_item_rows(sub, item, list_mrr, list_mrr / total if total else Decimal(0), discounts, account_id, grace_days))
-    return rows, skipped
-
-
-def _item_rows(sub: dict, item: dict, list_mrr: Decimal, share: Decimal, discounts: list[dict],
-               account_id: str, grace_days: int) -> list[dict]:
-    price = item.get("price") or item.get("plan") or {}
-    recurring = price.get("recurring") or {"interval": price.get("interval"), "interval_count": price.get("interval_count")}
-    interval = (recurring["interval"], int(recurring.get("interval_count") or 1))
-    currency = str(price["currency"]).upper()
-    start, end = _service_window(sub, item, grace_days)
-    if end is not None and end < start:
-        return []  # ended during its trial: never revenue
-    rows = []
-    for n, (lo, hi, active) in enumerate(_segments(start, end, discounts)):
-        mrr = _discounted(list_mrr, share, active, interval, currency).quantize(MRR_PLACES)
-        if rows and rows[-1]["mrr"] == mrr:  # a cut that changes nothing
-            rows[-1]["end_date"] = hi
-            continue
-        line_id = f"{sub['id']}/{item['id']}" + (f"@{lo.isoformat()}" if n else "")
-        rows.append({"source_id": line_id, "contract_id": line_id, "account_id": account_id,
-                     "product": price.get("nickname") or _ref(price.get("product")), "start_date": lo, "end_date": hi,
-                     "mrr": mrr, "currency": currency, "quantity": Decimal(item.get("quantity") or 1),
-                     "status": sub.get("status"),
-                     "auto_renew": sub.get("status") not in ("canceled",) and not sub.get("cancel_at")
-                     and not sub.get("cancel_at_period_end")})
-    return rows
-
-
-def _ref(value: Any) -> str | None:
-    return value.get("name") or value.get("id") if isinstance(value, dict) else value
-
+# -- invoices and customers: vendor JSON → canonical rows (pure) -------------------
 
 def invoice_row(inv: dict, account_id: str | None) -> tuple[dict | None, str]:
     """One invoice: total as billed (tax included; invoices are not revenue figures)."""
