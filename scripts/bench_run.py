@@ -1,0 +1,148 @@
+#!/usr/bin/env python
+"""Benchmark: a full `nrr run` on a large sandbox book, cold and then warm (incremental).
+
+    .venv/bin/python scripts/bench_run.py --accounts 10000 --latency-ms 20
+
+Generates the book (usage and NPS written as files for the ``files`` source, like
+`nrr demo`), starts the Salesforce, HubSpot and Stripe emulators in their own process with
+``--latency-ms`` added to every request (real rate limits on), creates a project pointed
+at them and runs the whole pipeline once (cold). Then 1% of accounts are renamed in every
+vendor and the pipeline runs again (warm). Each step's seconds come from the run report
+(the same figures the ``runs`` table stores). Printed: every step's seconds, the total,
+the warm run's total / sync ratio (the target is <= 1.3) and the peak RSS of this process.
+
+``--profile DIR`` writes a pyinstrument HTML profile of the warm run's non-sync steps
+(pyinstrument must be installed in the venv; it is not a project dependency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_sync import RemoteSandbox, change_one_percent  # noqa: E402
+
+from connectors.sandbox.book import generate_book  # noqa: E402
+from connectors.sandbox.faults import FaultConfig  # noqa: E402
+from nrr.demo import demo_config, demo_credentials  # noqa: E402
+from nrr.pipeline import RunReport, run_pipeline  # noqa: E402
+from nrr.project import CONFIG_FILE, CREDENTIALS_FILE, ProjectContext, init_project  # noqa: E402
+from nrr.steps import pipeline_steps  # noqa: E402
+
+
+def make_project(directory: Path, sb, book) -> ProjectContext:
+    """A project like `nrr demo` writes: sources at the sandbox, usage/NPS files in data/."""
+    init_project(directory)
+    write_product_data(book, directory / "data")
+    (directory / CONFIG_FILE).write_text(demo_config(sb.urls, sb.ca_path))
+    creds = directory / CREDENTIALS_FILE
+    creds.write_text(demo_credentials(sb.credentials))
+    creds.chmod(0o600)
+    return ProjectContext(directory)
+
+
+def write_product_data(book, data: Path) -> None:
+    """Usage (180 days) and NPS files for the live accounts: an analytics export does not
+    list accounts already deleted in the CRM (the files import rejects unknown accounts)."""
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    data.mkdir(parents=True, exist_ok=True)
+    live = book.accounts.loc[~book.accounts["deleted"].astype(bool), "account_id"].tolist()
+    raw = data / "usage-all.parquet"
+    book.write_usage(raw, fmt="parquet", days=180)
+    usage = pq.read_table(raw)
+    pq.write_table(usage.filter(pc.is_in(usage["account_id"], value_set=pa_strings(live))), data / "usage.parquet")
+    raw.unlink()
+    nps = book.canonical("nps")
+    pacsv.write_csv(nps.filter(pc.is_in(nps["account_id"], value_set=pa_strings(live))), data / "nps.csv")
+
+
+def pa_strings(values: list[str]):
+    import pyarrow as pa
+
+    return pa.array(values, pa.string())
+
+
+def run_once(project: ProjectContext, as_of: dt.date, profile: Path | None = None) -> tuple[RunReport, float]:
+    steps = pipeline_steps(list(project.config.run.steps))
+    profiler = None
+    if profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.005)
+        steps = [(n, _profiled(fn, profiler) if n != "sync" else fn) for n, fn in steps]
+    t = time.perf_counter()
+    report = run_pipeline(project, steps, as_of=as_of, command="bench")
+    wall = time.perf_counter() - t
+    if profiler is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        (profile / "warm_run.html").write_text(profiler.output_html())
+        (profile / "warm_run.txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    return report, wall
+
+
+def _profiled(fn, profiler):
+    def step(state):
+        profiler.start()
+        try:
+            return fn(state)
+        finally:
+            profiler.stop()
+    return step
+
+
+def print_report(title: str, report: RunReport, wall: float) -> dict:
+    print(f"\n== {title} ({report.status}, run {report.run_id})")
+    seconds = {s.name: s.seconds for s in report.steps}
+    for s in report.steps:
+        note = f"  [{s.status}: {s.message[:120]}]" if s.status != "ok" else ""
+        print(f"  {s.name:<10}{s.seconds:>9.2f}s{note}")
+    total = sum(seconds.values())
+    sync = seconds.get("sync") or float("nan")
+    print(f"  {'total':<10}{total:>9.2f}s   (wall incl. lock/open: {wall:.2f}s)")
+    print(f"  total / sync = {total / sync:.2f}   non-sync steps: {total - sync:.2f}s")
+    return {"steps": seconds, "total": round(total, 3), "ratio": round(total / sync, 3), "status": report.status}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--accounts", type=int, default=10_000)
+    ap.add_argument("--latency-ms", type=int, default=20)
+    ap.add_argument("--keep", type=Path, help="Create the project here (kept) instead of a temporary folder.")
+    ap.add_argument("--profile", type=Path, help="Write a pyinstrument profile of the warm run here.")
+    args = ap.parse_args()
+    t = time.perf_counter()
+    book = generate_book(accounts=args.accounts)   # the same seed the sandbox process uses
+    as_of = book.as_of   # the sandbox's book ends on this day
+    print(f"book: {args.accounts:,} accounts in {time.perf_counter() - t:.1f}s")
+    figures = {}
+    with RemoteSandbox(args.accounts) as sb, tempfile.TemporaryDirectory() as tmp:
+        for name in sb.urls:
+            sb.set_faults(name, FaultConfig(latency_ms=args.latency_ms))
+        project = make_project((args.keep or Path(tmp) / "project").resolve(), sb, book)
+        figures["cold"] = print_report("cold run", *run_once(project, as_of))
+        sb.set_faults("hubspot", FaultConfig())   # setup writes without added latency
+        changed = change_one_percent(sb, book)
+        for name in sb.urls:
+            sb.set_faults(name, FaultConfig(latency_ms=args.latency_ms))
+        print(f"\nchanged {changed} accounts in each vendor")
+        figures["warm"] = print_report("warm run", *run_once(project, as_of, args.profile))
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(f"\npeak RSS (this process: book, client, store, steps): {figures['peak_rss_mb']} MB")
+    print(json.dumps(figures))
+    return 0 if figures["warm"]["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
