@@ -30,7 +30,7 @@ from typing import Any, Iterator
 import urllib3
 from hubspot import HubSpot
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
-from hubspot.crm.objects import PublicObjectSearchRequest
+from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, PublicObjectSearchRequest
 
 from connectors.errors import ConnectorError, TransientError, classify
 from connectors.identity import Resolver, domain_of
@@ -53,6 +53,7 @@ MODIFIED = {"contacts": "lastmodifieddate"}   # contacts keep the pre-"hs_" name
 PRIORITIES = {"LOW": "low", "MEDIUM": "normal", "HIGH": "high", "URGENT": "urgent"}
 STAGES = {"1": "open", "2": "pending", "3": "pending", "4": "closed"}
 ARCHIVED_PAGE = 100
+BATCH_READ = 100       # objects per batch read
 
 
 def translate(exc: BaseException, what: str) -> ConnectorError | None:
@@ -164,6 +165,27 @@ class HubSpotSource:
         res = self.call(f"read {stream} → companies", lambda **kw: api.get_page(stream, "companies", body, **kw))
         return {str(r["from"]["id"]): str(r["to"][0]["toObjectId"]) for r in res.get("results") or [] if r.get("to")}
 
+    def _deals_of(self, companies: list[str]) -> dict[str, list[dict]]:
+        """Every deal of each company (v4 association read, then batch reads of the deals):
+        a company's contract lines are derived from all its deals at once."""
+        if not companies:
+            return {}
+        body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[PublicFetchAssociationsBatchRequest(id=c) for c in companies])
+        api = self.client.crm.associations.v4.batch_api
+        res = self.call("read companies → deals", lambda **kw: api.get_page("companies", "deals", body, **kw))
+        owned = {str(r["from"]["id"]): [str(t["toObjectId"]) for t in r.get("to") or []] for r in res.get("results") or []}
+        ids = sorted({d for deals in owned.values() for d in deals})
+        found: dict[str, dict] = {}
+        for i in range(0, len(ids), BATCH_READ):
+            found.update(self._read_deals(ids[i:i + BATCH_READ]))
+        return {c: [found[d] for d in deals if d in found] for c, deals in owned.items()}
+
+    def _read_deals(self, ids: list[str]) -> dict[str, dict]:
+        body = BatchReadInputSimplePublicObjectId(inputs=[{"id": i} for i in ids], properties=self._properties("deals"))
+        api = self.client.crm.objects.batch_api
+        res = self.call("read deals", lambda **kw: api.read("deals", body, **kw))
+        return {str(r["id"]): r for r in res.get("results") or []}
+
     def _archived(self, stream: str, after: str | None) -> dict:
         api = self.client.crm.objects.basic_api
         args = {"limit": ARCHIVED_PAGE, "archived": True, "properties": ["hs_object_id"], **({"after": after} if after else {})}
@@ -205,8 +227,13 @@ class HubSpotSource:
         owners = self._companies_of(stream, [r["id"] for r in items]) if stream != "companies" else {}
         self._roles = _stored_roles(self.resolver, [r["id"] for r in items]) if stream == "companies" else {}
         for rec in items:
-            props = {col: rec["properties"].get(p) for col, p in getattr(self.map, MAPPING[stream]).items() if p}
-            getattr(self, f"_{stream}")(rec["id"], props, owners.get(rec["id"]), batch)
+            getattr(self, f"_{stream}")(rec["id"], self._mapped(stream, rec), owners.get(rec["id"]), batch)
+        if stream == "deals":
+            for company, deals in self._deals_of(sorted(set(owners.values()))).items():
+                self._company_lines(company, deals, batch)
+
+    def _mapped(self, stream: str, rec: dict) -> dict:
+        return {col: rec["properties"].get(p) for col, p in getattr(self.map, MAPPING[stream]).items() if p}
 
     def _companies(self, rec_id: str, v: dict, _: Any, batch: Batch) -> None:
         if not v.get("name"):
@@ -237,31 +264,27 @@ class HubSpotSource:
         if not account:
             batch.skip(rec_id, "deal has no company")
             return
-        if outcome == "lost":
-            if self.map.is_churn(v.get("type")) and _date(v.get("close_date")):
-                batch.add("churn_reasons", {"source_id": rec_id, "account_id": account, "day": _date(v["close_date"]),
-                                            "reason": self.map.churn_reason(v.get("loss_reason"))})
-            return
-        self._deal_line(rec_id, v, account, batch)
+        if outcome == "lost" and self.map.is_churn(v.get("type")) and _date(v.get("close_date")):
+            batch.add("churn_reasons", {"source_id": rec_id, "account_id": account, "day": _date(v["close_date"]),
+                                        "reason": self.map.churn_reason(v.get("loss_reason"))})
+        # won deals become lines in _company_lines, from all the company's deals together
 
-    def _deal_line(self, rec_id: str, v: dict, account: str, batch: Batch) -> None:
-        amount, mrr, arr = _decimal(v.get("amount")), _decimal(v.get("mrr")), _decimal(v.get("arr"))
-        mrr = mrr if mrr is not None else (arr / 12 if arr is not None else None)  # HubSpot's own MRR/ARR first
-        start = _date(v.get("start_date")) or _date(v.get("close_date"))
-        if (amount is None and mrr is None) or start is None:
-            batch.skip(rec_id, "won deal has no amount or start date")
+    def _company_lines(self, company: str, deals: list[dict], batch: Batch) -> None:
+        """Contract lines of one company from all its deals (:func:`deal_lines`)."""
+        account = self.resolver.account_for(SOURCE, company)
+        facts = []
+        for rec in deals:
+            batch.replace.setdefault("contracts", []).append(str(rec["id"]))
+            v = self._mapped("deals", rec)
+            if v.get("pipeline") and self.map.pipelines and v["pipeline"] not in self.map.pipelines:
+                continue
+            facts.append({**v, "id": str(rec["id"]), "outcome": self.map.outcome(v.get("stage")),
+                          "change": self.map.change(v.get("type")), "churn": self.map.is_churn(v.get("type"))})
+        if not account:
             return
-        if (mrr if mrr is not None else amount) < 0:
-            batch.skip(rec_id, f"negative amount {mrr if mrr is not None else amount}")
-            return
-        value = mrr if mrr is not None else self.map.deal_mrr(amount, _int(v.get("term_months")))
-        sign = -1 if self.map.change(v.get("type")) == "downgrade" else 1
-        end = _date(v.get("end_date"))
-        batch.add("contracts", {"source_id": rec_id, "contract_id": rec_id, "account_id": account,
-                                "product": v.get("product"), "start_date": start, "end_date": end,
-                                "mrr": (value * sign).quantize(Decimal("0.000001")),
-                                "currency": (v.get("currency") or self.map.default_currency).upper(),
-                                "status": "won", "auto_renew": end is None})
+        rows, skipped = deal_lines(facts, account, self.map)
+        batch.rows.setdefault("contracts", []).extend(rows)
+        batch.skipped.extend(skipped)
 
     def _tickets(self, rec_id: str, v: dict, company: str | None, batch: Batch) -> None:
         account = self.resolver.account_for(SOURCE, company)
@@ -287,6 +310,104 @@ class HubSpotSource:
 
     def close(self) -> None:
         pass
+
+
+# -- deals → contract lines (pure) ------------------------------------------------------
+
+MRR_PLACES = Decimal("0.000001")
+
+
+def _deal_value(v: dict, mapping: Any) -> tuple[Decimal | None, str]:
+    """A won deal's monthly value: ``hs_mrr``, else ``hs_arr`` / 12, else from ``amount``
+    (``amount_basis``). For a downgrade it is the size of the cut; for a monthly upsell
+    the size of the increase (what HubSpot's deal amounts mean)."""
+    amount, mrr, arr = _decimal(v.get("amount")), _decimal(v.get("mrr")), _decimal(v.get("arr"))
+    value = mrr if mrr is not None else (arr / 12 if arr is not None else None)
+    if value is None and amount is not None:
+        value = mapping.deal_mrr(amount, _int(v.get("term_months")))
+    if value is None:
+        return None, "won deal has no amount"
+    if value < 0:
+        return None, f"negative amount {value}"
+    return value, ""
+
+
+def _paid_through(line: dict, day: dt.date) -> dt.date:
+    """Last day of the month of service paid when a monthly line is not renewed on ``day``:
+    the day before the first billing date (the line's start day of month) on or after it."""
+    anchor = line["start_date"].day
+    year, month = day.year, day.month
+    while True:
+        try:
+            bill = dt.date(year, month, anchor)
+        except ValueError:  # the 29th–31st in a short month: bills on its last day
+            bill = dt.date(year, month % 12 + 1, 1) - dt.timedelta(days=1) if month < 12 else dt.date(year, 12, 31)
+        if bill >= day:
+            return bill - dt.timedelta(days=1)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def deal_lines(deals: list[dict], account: str, mapping: Any) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Contract lines of one company from its deals, replayed in date order (every line mrr ≥ 0):
+
+    * a won new/renewal/upsell deal opens a line at its value from ``contract_start_date``
+      to ``contract_end_date`` (none: evergreen, a monthly contract);
+    * a won **downgrade** (value = the cut) ends every line running the day before it
+      starts and opens one line at (their MRR − the cut);
+    * a lost renewal (a churn) ends the evergreen lines at the end of the month already
+      paid: the day before their first billing day on or after the close date.
+
+    Returns (rows, skipped (deal id, reason))."""
+    lines: list[dict] = []
+    skipped: list[tuple[str, str]] = []
+    for deal in sorted(deals, key=_deal_order):
+        if deal["outcome"] == "lost" and deal["churn"] and _date(deal.get("close_date")):
+            day = _date(deal["close_date"])
+            for line in lines:
+                if line["end_date"] is None and line["start_date"] <= day:
+                    line["end_date"] = _paid_through(line, day)
+        elif deal["outcome"] == "won":
+            row, why = _won_line(deal, lines, account, mapping)
+            if row is not None:
+                lines.append(row)
+            elif why:
+                skipped.append((deal["id"], why))
+    return [ln for ln in lines if ln["end_date"] is None or ln["end_date"] >= ln["start_date"]], skipped
+
+
+def _deal_order(deal: dict) -> tuple:
+    day = _date(deal.get("start_date")) if deal["outcome"] == "won" else None
+    return (day or _date(deal.get("close_date")) or dt.date.max, deal["outcome"] != "won", deal["id"])
+
+
+def _won_line(deal: dict, lines: list[dict], account: str, mapping: Any) -> tuple[dict | None, str]:
+    value, why = _deal_value(deal, mapping)
+    start = _date(deal.get("start_date")) or _date(deal.get("close_date"))
+    if value is None or start is None:
+        return None, why or "won deal has no start date"
+    currency = (deal.get("currency") or mapping.default_currency).upper()
+    if deal["change"] == "downgrade":
+        value, why = _after_cut(lines, start, value, currency)
+        if value is None:
+            return None, why
+    end = _date(deal.get("end_date"))
+    return {"source_id": deal["id"], "contract_id": deal["id"], "account_id": account, "product": deal.get("product"),
+            "start_date": start, "end_date": end, "mrr": value.quantize(MRR_PLACES), "currency": currency,
+            "status": "won", "auto_renew": end is None}, ""
+
+
+def _after_cut(lines: list[dict], start: dt.date, cut: Decimal, currency: str) -> tuple[Decimal | None, str]:
+    """New MRR after a downgrade of ``cut`` starting on ``start``; ends the lines it replaces."""
+    eve = start - dt.timedelta(days=1)
+    running = [ln for ln in lines if ln["start_date"] <= eve and (ln["end_date"] is None or ln["end_date"] >= eve)]
+    if any(ln["currency"] != currency for ln in running):
+        return None, "downgrade in another currency than the lines it changes"
+    before = sum((ln["mrr"] for ln in running), Decimal(0))
+    if cut > before:
+        return None, f"downgrade of {cut} is larger than the MRR it changes ({before})"
+    for line in running:
+        line["end_date"] = eve
+    return before - cut, ""
 
 
 def _stored_roles(resolver: Resolver, company_ids: list[str]) -> dict[str, dict]:
