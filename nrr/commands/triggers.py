@@ -75,9 +75,12 @@ def project_timeline(pctx: ProjectContext, store: Store, as_of: dt.date, days: i
 
 
 def project_playbooks(pctx: ProjectContext, store: Store, as_of: dt.date,
-                      timeline: RenewalTimeline | None = None) -> pd.DataFrame:
+                      timeline: RenewalTimeline | None = None, *, score_deltas: pd.DataFrame | None = None,
+                      open_events: pd.DataFrame | None = None) -> pd.DataFrame:
     """One playbook per account as of ``as_of`` (stored scores and deltas, open triggers,
-    the renewal timeline — computed unless given — and churned accounts)."""
+    the renewal timeline and churned accounts). The timeline, deltas and open triggers are
+    computed unless given — a caller that already read them from this store for this
+    ``as_of`` passes them instead of reading them twice."""
     from engine.health.drivers import deltas
     from engine.playbooks import assign_playbooks, churned_accounts
 
@@ -87,8 +90,9 @@ def project_playbooks(pctx: ProjectContext, store: Store, as_of: dt.date,
     inputs = _inputs(pctx, store)
     churned = None if inputs.contracts is None else churned_accounts(
         inputs.contracts, store.records("churn_reasons"), as_of)
-    return assign_playbooks(scores, deltas(store, as_of, cfg.health), open_triggers(store, as_of, cfg.triggers),
-                            timeline, churned, cfg.playbooks, as_of)
+    score_deltas = deltas(store, as_of, cfg.health) if score_deltas is None else score_deltas
+    open_events = open_triggers(store, as_of, cfg.triggers) if open_events is None else open_events
+    return assign_playbooks(scores, score_deltas, open_events, timeline, churned, cfg.playbooks, as_of)
 
 
 def _day(value: dt.datetime | None) -> dt.date:

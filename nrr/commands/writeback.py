@@ -48,14 +48,15 @@ def project_account_fields(pctx: ProjectContext, store: Store, as_of: dt.date, t
     from nrr.commands.triggers import project_playbooks, project_timeline
 
     cfg, snap = pctx.config, _snapshot(store, as_of)
+    score_deltas, open_events = deltas(store, as_of, cfg.health), open_triggers(store, as_of, cfg.triggers)
     plays = None
     try:
         timeline = timeline or project_timeline(pctx, store, as_of, cfg.renewals.horizon_days)
-        plays = project_playbooks(pctx, store, as_of, timeline)
+        plays = project_playbooks(pctx, store, as_of, timeline, score_deltas=score_deltas, open_events=open_events)
     except NrrError as exc:
         log.warning("write-back without renewals and playbooks: %s", exc)
-    return account_fields(snap, deltas(store, as_of, cfg.health), timeline.renewals if timeline else None,
-                          open_triggers(store, as_of, cfg.triggers), plays, text_length=cfg.writeback.text_length)
+    return account_fields(snap, score_deltas, timeline.renewals if timeline else None, open_events, plays,
+                          text_length=cfg.writeback.text_length)
 
 
 def project_writeback(pctx: ProjectContext, store: Store, as_of: dt.date, run_id: str, *, dry_run: bool = False,
