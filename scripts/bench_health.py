@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.health import HealthSettings, Inputs, compute_signals, rebuild_history, score_accounts  # noqa: E402
 from engine.health.score import score_wide  # noqa: E402
+from engine.health import snapshots  # noqa: E402
 from engine.health.snapshots import write_wide  # noqa: E402
 from engine.store import Store  # noqa: E402
 
@@ -143,6 +144,7 @@ def main() -> None:
     ap.add_argument("--usage-rows", type=int, default=50_000_000)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--dir", type=Path, help="Where to put the bench store (default: a temp dir).")
+    ap.add_argument("--chunk-rows", type=int, help="Account-days per rebuild chunk (engine.health.snapshots.CHUNK_ROWS).")
     ap.add_argument("--store", type=Path, help="Keep the generated store at this path; reuse it if it exists.")
     args = ap.parse_args()
     if args.part == "both":
@@ -150,6 +152,8 @@ def main() -> None:
             subprocess.run([sys.executable, __file__, "--part", part, *(["--dir", str(args.dir)] if args.dir else [])],
                            check=True)
         return
+    if args.chunk_rows:
+        snapshots.CHUNK_ROWS = args.chunk_rows
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         path = args.store or Path(tmp) / "bench.duckdb"
         if args.part == "score":
