@@ -120,6 +120,8 @@ class HubSpotSource:
         self.guard = Guard(SOURCE, translate, policy, limiter)
         self.stats = self.guard.stats
         self._roles: dict[str, dict] = {}
+        self._company_deals: dict[str, list[dict]] = {}  # this run's reads: a company spans pages
+        self._seen_deals: dict[str, dict] = {}             # deals on this run's search pages
 
     # -- calls ---------------------------------------------------------------------
     def call(self, what: str, fn) -> dict:
@@ -167,15 +169,20 @@ class HubSpotSource:
 
     def _deals_of(self, companies: list[str]) -> dict[str, list[dict]]:
         """Every deal of each company (v4 association read, then batch reads of the deals):
-        a company's contract lines are derived from all its deals at once."""
-        if not companies:
-            return {}
+        a company's contract lines are derived from all its deals at once. Read once per
+        company per run — the deals of a company usually sit on neighbouring pages."""
+        wanted = [c for c in companies if c not in self._company_deals]
+        if wanted:
+            self._company_deals.update(self._read_company_deals(wanted))
+        return {c: self._company_deals.get(c, []) for c in companies}
+
+    def _read_company_deals(self, companies: list[str]) -> dict[str, list[dict]]:
         body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[PublicFetchAssociationsBatchRequest(id=c) for c in companies])
         api = self.client.crm.associations.v4.batch_api
         res = self.call("read companies → deals", lambda **kw: api.get_page("companies", "deals", body, **kw))
         owned = {str(r["from"]["id"]): [str(t["toObjectId"]) for t in r.get("to") or []] for r in res.get("results") or []}
-        ids = sorted({d for deals in owned.values() for d in deals})
-        found: dict[str, dict] = {}
+        found = {d: self._seen_deals[d] for deals in owned.values() for d in deals if d in self._seen_deals}
+        ids = sorted({d for deals in owned.values() for d in deals} - set(found))
         for i in range(0, len(ids), BATCH_READ):
             found.update(self._read_deals(ids[i:i + BATCH_READ]))
         return {c: [found[d] for d in deals if d in found] for c, deals in owned.items()}
@@ -229,6 +236,7 @@ class HubSpotSource:
         for rec in items:
             getattr(self, f"_{stream}")(rec["id"], self._mapped(stream, rec), owners.get(rec["id"]), batch)
         if stream == "deals":
+            self._seen_deals.update((str(r["id"]), r) for r in items)
             for company, deals in self._deals_of(sorted(set(owners.values()))).items():
                 self._company_lines(company, deals, batch)
 
