@@ -131,3 +131,137 @@ def test_invoice_row_and_bad_currency():
     assert (row["amount"], row["currency"], row["issued_at"], row["paid_at"], row["attempt_count"]) == (
         Decimal("123.45"), "EUR", dt.date(2026, 5, 2), dt.date(2026, 5, 20), 2)
     assert invoice_row({**inv, "currency": "??"}, "ACC-1") == (None, "unknown currency '??'")
+
+
+# -- revenue history from invoices (connectors/stripe_lines.py) ------------------------
+
+from connectors.stripe_lines import invoice_segments, period_months, subscription_history  # noqa: E402
+
+
+def inv_line(amount, start, end, item="si_1", qty=1, kind="subscription", proration=False, discounts=()):
+    """A current-shape invoice line (``parent.type``); ``end`` is Stripe's exclusive period end."""
+    if kind == "subscription":
+        parent = {"type": "subscription_item_details", "subscription_item_details": {
+            "subscription": "sub_1", "subscription_item": item, "proration": proration}}
+    else:
+        parent = {"type": "invoice_item_details", "invoice_item_details": {"invoice_item": "ii_1", "subscription": "sub_1"}}
+    return {"id": f"il_{item}_{start}", "amount": amount, "quantity": qty, "period": {"start": ts(start), "end": ts(end)},
+            "parent": parent, "pricing": {"price_details": {"price": "price_1", "product": "prod_1"}},
+            "discount_amounts": [{"amount": a} for a in discounts]}
+
+
+def invoice(*lines, status="paid", discount=0, legacy_discount=False, inv_id="in_1"):
+    subtotal = sum(ln["amount"] for ln in lines)
+    body = {"id": inv_id, "status": status, "currency": "usd", "subtotal": subtotal, "total_excluding_tax": subtotal - discount,
+            "total_discount_amounts": [] if legacy_discount or not discount else [{"amount": discount}],
+            "parent": {"subscription_details": {"subscription": "sub_1"}}, "lines": {"data": list(lines)}}
+    return body
+
+
+def monthly_invoices(amount, months, item="si_1", qty=1):
+    """One invoice per month: months given as 'YYYY-MM' strings, billed on the 1st."""
+    out = []
+    for m in months:
+        start = dt.date.fromisoformat(m + "-01")
+        end = (start + dt.timedelta(days=32)).replace(day=1)
+        out.append(invoice(inv_line(amount, start.isoformat(), end.isoformat(), item=item, qty=qty), inv_id=f"in_{item}_{m}"))
+    return out
+
+
+def history(s, invoices, grace=14):
+    segs = [seg for inv in invoices for seg in invoice_segments(inv)[0]]
+    rows, skipped = subscription_history(s, segs, "ACC-1", grace)
+    return [(r["contract_id"], r["start_date"].isoformat(), r["end_date"] and r["end_date"].isoformat(), r["mrr"]) for r in rows]
+
+
+def test_period_months_whole_months_or_days():
+    assert period_months(dt.date(2026, 1, 1), dt.date(2027, 1, 1)) == 12      # annual
+    assert period_months(dt.date(2026, 6, 15), dt.date(2026, 9, 15)) == 3     # quarterly, anchor 15
+    assert period_months(dt.date(2026, 1, 1), dt.date(2026, 1, 16)) == Decimal(15) * 12 / 365  # 15 days
+
+
+def test_same_price_months_chain_into_one_line_that_runs_on_with_the_subscription():
+    # Jan–Mar at 100.00, the subscription still bills 100.00 → one evergreen line from Jan 1
+    s = sub(item(period="2026-03-01"), start="2026-01-01")
+    rows = history(s, monthly_invoices(10000, ["2026-01", "2026-02", "2026-03"]))
+    assert rows == [("sub_1/si_1@2026-01-01", "2026-01-01", None, Decimal("100.000000"))]
+
+
+def test_an_upgrade_and_a_downgrade_are_separate_lines_with_their_own_mrr():
+    # Jan–Feb 1 seat × 100.00; Mar–Apr 3 seats = 300.00 (upgrade); May on 2 seats = 200.00
+    s = sub(item(amount=10000, qty=2, period="2026-05-01"), start="2026-01-01")
+    invs = (monthly_invoices(10000, ["2026-01", "2026-02"]) + monthly_invoices(30000, ["2026-03", "2026-04"], qty=3)
+            + monthly_invoices(20000, ["2026-05"], qty=2))
+    assert history(s, invs) == [("sub_1/si_1@2026-01-01", "2026-01-01", "2026-02-28", Decimal("100.000000")),
+                                ("sub_1/si_1@2026-03-01", "2026-03-01", "2026-04-30", Decimal("300.000000")),
+                                ("sub_1/si_1@2026-05-01", "2026-05-01", None, Decimal("200.000000"))]
+
+
+def test_a_gap_between_invoices_is_churn_then_reactivation_and_a_canceled_subscription_ends():
+    # paid Jan–Feb, nothing in Mar, paid Apr; canceled, ended_at 2026-05-01 → last day Apr 30
+    s = sub(item(), status="canceled", start="2026-01-01", ended_at="2026-05-01")
+    invs = monthly_invoices(10000, ["2026-01", "2026-02", "2026-04"])
+    assert history(s, invs) == [("sub_1/si_1@2026-01-01", "2026-01-01", "2026-02-28", Decimal("100.000000")),
+                                ("sub_1/si_1@2026-04-01", "2026-04-01", "2026-04-30", Decimal("100.000000"))]
+
+
+def test_cancellation_mid_period_cuts_the_invoiced_period():
+    # annual invoice 2026-01-01 … 2027-01-01 for 1,200.00 → 100.00/month; ended 2026-07-01 → last day Jun 30
+    s = sub(item(amount=120000, interval="year"), status="canceled", start="2026-01-01", ended_at="2026-07-01")
+    invs = [invoice(inv_line(120000, "2026-01-01", "2027-01-01"))]
+    assert history(s, invs) == [("sub_1/si_1@2026-01-01", "2026-01-01", "2026-06-30", Decimal("100.000000"))]
+
+
+def test_invoice_discount_tax_one_time_fees_and_trials_are_handled():
+    # recurring 1,200.00/year + a 500.00 set-up fee; 180.00 discount on the invoice (subscription
+    # coupon → spread over the recurring line only): (1,200 − 180) / 12 = 85.00; fee is not MRR
+    annual = invoice(inv_line(120000, "2026-01-01", "2027-01-01"), inv_line(50000, "2026-01-01", "2027-01-01", kind="fee"),
+                     discount=18000)
+    segs, skipped = invoice_segments(annual)
+    assert [(s.start.isoformat(), s.end.isoformat(), s.mrr) for s in segs] == [("2026-01-01", "2026-12-31", Decimal("85.000000"))]
+    # same facts with the discount only visible as subtotal − total_excluding_tax (180.00)
+    assert invoice_segments(invoice(*annual["lines"]["data"], discount=18000, legacy_discount=True))[0] == segs
+    # a line's own discount_amounts win: 1,200 − 120 = 1,080 / 12 = 90.00
+    own = invoice(inv_line(120000, "2026-01-01", "2027-01-01", discounts=[12000]), discount=12000)
+    assert invoice_segments(own)[0][0].mrr == Decimal("90.000000")
+    # a zero-amount trial invoice, a void invoice and a proration line are not revenue
+    assert invoice_segments(invoice(inv_line(0, "2026-01-01", "2026-01-15")))[0] == []
+    assert invoice_segments(invoice(inv_line(10000, "2026-01-01", "2026-02-01"), status="void")) == ([], [])
+    prorated = invoice_segments(invoice(inv_line(5000, "2026-01-16", "2026-02-01", proration=True)))
+    assert prorated[0] == [] and prorated[1][0][1].startswith("proration")
+
+
+def test_co_termed_add_on_is_its_own_line_for_its_months():
+    # base: 12 seats annual 2026-01-01 … 2027-01-01 for 14,400.00 → 1,200.00/month;
+    # add-on billed 2026-07-01 … 2027-01-01 (6 months) for 3,600.00 → 600.00/month, overlapping
+    s = sub(item(amount=120000, qty=12, interval="year"), status="canceled", start="2026-01-01", ended_at="2027-01-01")
+    invs = [invoice(inv_line(1440000, "2026-01-01", "2027-01-01", qty=12)),
+            invoice(inv_line(360000, "2026-07-01", "2027-01-01", qty=3), inv_id="in_2")]
+    assert history(s, invs) == [("sub_1/si_1@2026-01-01", "2026-01-01", "2026-12-31", Decimal("1200.000000")),
+                                ("sub_1/si_1@2026-07-01", "2026-07-01", "2026-12-31", Decimal("600.000000"))]
+
+
+def test_past_due_subscription_stops_after_the_grace_period():
+    # paid Sep, Oct invoice open and the subscription past_due from 2026-10-01:
+    # 14 grace days → last day 2026-10-14
+    s = sub(item(period="2026-10-01"), status="past_due", start="2026-09-01")
+    invs = monthly_invoices(10000, ["2026-09"]) + [dict(monthly_invoices(10000, ["2026-10"])[0], status="open")]
+    assert history(s, invs, grace=14) == [("sub_1/si_1@2026-09-01", "2026-09-01", "2026-10-14", Decimal("100.000000"))]
+
+
+def test_price_change_not_invoiced_yet_starts_after_the_invoiced_period():
+    # invoiced Oct at 100.00; the item now has 2 seats (200.00) → new line from Nov 1, the next bill
+    s = sub(item(qty=2, period="2026-10-01"), start="2026-10-01")
+    assert history(s, monthly_invoices(10000, ["2026-10"])) == [
+        ("sub_1/si_1@2026-10-01", "2026-10-01", "2026-10-31", Decimal("100.000000")),
+        ("sub_1/si_1@2026-11-01", "2026-11-01", None, Decimal("200.000000"))]
+
+
+def test_legacy_invoice_shape_gives_the_same_segments():
+    current = invoice(inv_line(10000, "2026-01-01", "2026-02-01"))
+    line = dict(current["lines"]["data"][0])
+    line.pop("parent"), line.pop("pricing")
+    line.update(type="subscription", subscription="sub_1", subscription_item="si_1", proration=False,
+                price={"id": "price_1", "product": "prod_1"})
+    legacy = {**current, "parent": None, "subscription": "sub_1", "lines": {"data": [line]}}
+    assert invoice_segments(legacy) == invoice_segments(current)
