@@ -137,6 +137,7 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="Create the project here (kept) instead of a temporary folder.")
     ap.add_argument("--profile", type=Path, help="Write a pyinstrument profile of the warm run here.")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)   # progress shows up when redirected to a file
     t = time.perf_counter()
     book = generate_book(accounts=args.accounts)   # the same seed the sandbox process uses
     as_of = book.as_of   # the sandbox's book ends on this day
