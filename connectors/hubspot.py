@@ -18,6 +18,11 @@ reaches HubSpot's 10,000-result ceiling, and the floor is a resumable cursor. Wh
 ends, ``since`` becomes the largest modification time seen (HubSpot's clock). Deals and
 tickets need their company: one v4 association batch read per page. Archived objects are
 not searchable, so each sync also lists ``archived=true`` and marks those deleted.
+
+Contract lines are a company's, not a deal's: a downgrade deal holds the size of the cut
+and a lost renewal ends a monthly contract, so each page's companies have all their deals
+read (companies → deals associations, then a batch read of the deals not already seen in
+this run; once per company per run) and their lines re-derived by :func:`deal_lines`.
 """
 
 from __future__ import annotations

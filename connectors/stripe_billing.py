@@ -1,13 +1,20 @@
-"""Stripe: customers, subscriptions (→ monthly-normalised contract lines) and invoices.
+"""Stripe: customers, invoices, and subscriptions (→ contract lines from invoice history).
 
 =============  ===================================  =====================  ==========
 stream         endpoint (page size 100)             writes                 deletes
 =============  ===================================  =====================  ==========
 customers      /v1/customers                        accounts + links       sweep
-subscriptions  /v1/subscriptions?status=all         contract lines         sweep
 invoices       /v1/invoices                         invoices               sweep
+subscriptions  /v1/subscriptions?status=all         contract lines         sweep
 events         /v1/events?types[]=…&created[gte]    all three              *.deleted
 =============  ===================================  =====================  ==========
+
+Contract lines are derived per subscription from the recurring lines of all its invoices
+plus its current state (``connectors/stripe_lines.py`` documents the derivation), so the
+invoices stream runs first: a complete listing in this process keeps each subscription's
+invoice segments in memory. Otherwise (a resumed listing, an incremental sync) the
+invoices of each subscription being derived are listed with ``?subscription=``. Any
+invoice event re-derives its subscription.
 
 Quirks that live here and nowhere else:
 
@@ -19,20 +26,17 @@ Quirks that live here and nowhere else:
   still exists (``status=canceled``) and its lines keep their history with an end date.
 - Response shapes: the billing period is on items (current API) or on the subscription
   (2024 versions); discounts are ``discounts`` ids (expanded here to
-  ``discounts.source.coupon``) or one legacy ``discount`` object with its ``coupon``.
+  ``discounts.source.coupon``) or one legacy ``discount`` object with its ``coupon``;
+  invoice lines name their kind in ``parent.type`` or (older) ``type``.
   When the account's API version rejects the current expansion we fall back to legacy.
+- Lists embed at most one page of invoice lines (``lines.has_more``); the rest is listed.
 - Amounts are integers in the currency's minor unit (none for zero-decimal currencies).
-
-The money rules (design: "MRR normalisation") are the pure functions at the end of the
-module, from :func:`subscription_lines` down.
 """
-
 from __future__ import annotations
 
 import datetime as dt
 import json
 import time
-from decimal import Decimal
 from typing import Any, Iterator
 
 import stripe
