@@ -20,9 +20,11 @@ tickets need their company: one v4 association batch read per page. Archived obj
 not searchable, so each sync also lists ``archived=true`` and marks those deleted.
 
 Contract lines are a company's, not a deal's: a downgrade deal holds the size of the cut
-and a lost renewal ends a monthly contract, so each page's companies have all their deals
-read (companies → deals associations, then a batch read of the deals not already seen in
-this run; once per company per run) and their lines re-derived by :func:`deal_lines`.
+and a lost renewal ends a monthly contract, so lines are derived by :func:`deal_lines` from
+all of a company's deals. A first (or ``--full``) pass sees every deal and derives all lines
+with its last page — cut short, it starts again from the first page. An incremental pass
+reads, for each page's companies, all their deals (companies → deals associations, then a
+batch read of the deals not seen in this run; once per company per run).
 """
 
 from __future__ import annotations
@@ -127,6 +129,8 @@ class HubSpotSource:
         self._roles: dict[str, dict] = {}
         self._company_deals: dict[str, list[dict]] = {}  # this run's reads: a company spans pages
         self._seen_deals: dict[str, dict] = {}             # deals on this run's search pages
+        self._deal_company: dict[str, str] = {}            # deal → company, on a first pass
+        self._deals_first_pass = False
 
     # -- calls ---------------------------------------------------------------------
     def call(self, what: str, fn) -> dict:
@@ -206,6 +210,10 @@ class HubSpotSource:
     # -- streams ---------------------------------------------------------------------
     def read(self, stream: Stream, cursor: str | None) -> Iterator[Batch]:
         state = json.loads(cursor) if cursor else {"since": None, "floor": 0, "high": None}
+        if stream.name == "deals" and state["since"] is None:
+            # a first pass derives every company's lines from all deals at its end (see
+            # _all_company_lines); one cut short starts again rather than lose its first pages
+            state, self._deals_first_pass = {"since": None, "floor": 0, "high": None}, True
         since = state["since"] - self.settings.lookback_minutes * 60_000 if state["since"] is not None else None
         high = state.get("high")
         for page in paginate(lambda tok: self._search(stream.name, since, int(tok or state["floor"])), IdFloor()):
@@ -216,6 +224,8 @@ class HubSpotSource:
             floor = page.next_token
             batch.cursor = json.dumps({"since": state["since"], "floor": int(floor), "high": high} if floor
                                       else {"since": high if high is not None else state["since"], "floor": 0, "high": None})
+            if floor is None and stream.name == "deals" and self._deals_first_pass:
+                self._all_company_lines(batch)
             if floor is None and stream.name != "contacts":
                 yield batch
                 yield from self._deletes(stream.name)
@@ -242,8 +252,21 @@ class HubSpotSource:
             getattr(self, f"_{stream}")(rec["id"], self._mapped(stream, rec), owners.get(rec["id"]), batch)
         if stream == "deals":
             self._seen_deals.update((str(r["id"]), r) for r in items)
+            if self._deals_first_pass:
+                self._deal_company.update(owners)
+                return
             for company, deals in self._deals_of(sorted(set(owners.values()))).items():
                 self._company_lines(company, deals, batch)
+
+    def _all_company_lines(self, batch: Batch) -> None:
+        """End of a first pass: every deal has been seen, so every company's lines are derived
+        here without further reads (and the lines of deals without a company are dropped)."""
+        by_company: dict[str, list[dict]] = {}
+        for deal_id, company in self._deal_company.items():
+            by_company.setdefault(company, []).append(self._seen_deals[deal_id])
+        batch.replace.setdefault("contracts", []).extend(self._seen_deals)
+        for company, deals in sorted(by_company.items()):
+            self._company_lines(company, deals, batch)
 
     def _mapped(self, stream: str, rec: dict) -> dict:
         return {col: rec["properties"].get(p) for col, p in getattr(self.map, MAPPING[stream]).items() if p}
@@ -266,7 +289,7 @@ class HubSpotSource:
             "employees": _int(v.get("employees")), "crm_id": rec_id, **roles})
 
     def _deals(self, rec_id: str, v: dict, company: str | None, batch: Batch) -> None:
-        for kind in ("contracts", "churn_reasons"):
+        for kind in ("churn_reasons",) if self._deals_first_pass else ("contracts", "churn_reasons"):
             batch.replace.setdefault(kind, []).append(rec_id)
         if v.get("pipeline") and self.map.pipelines and v["pipeline"] not in self.map.pipelines:
             return
