@@ -440,7 +440,7 @@ def _after_cut(lines: list[dict], start: dt.date, cut: Decimal, currency: str) -
         return None, "downgrade in another currency than the lines it changes"
     before = sum((ln["mrr"] for ln in running), Decimal(0))
     if cut > before:
-        return None, f"downgrade of {cut} is larger than the MRR it changes ({before})"
+        return None, f"downgrade of {cut.normalize():f} is larger than the MRR it changes ({before.normalize():f})"
     for line in running:
         line["end_date"] = eve
     return before - cut, ""

@@ -164,3 +164,44 @@ def test_hubspot_downgrades_are_in_the_book_and_in_the_lines(book, store):
         day = pd.Timestamp(row.start_date).date()
         same = synced[(synced["account_id"] == row.account_id) & (pd.to_datetime(synced["start_date"]).dt.date == day)]
         assert sorted(Decimal(str(m)) for m in same["mrr"]) == [Decimal(int(row.mrr_minor)) / 100], row.contract_id
+
+
+# -- HubSpot deals → lines, by hand (connectors/hubspot.py: deal_lines) --------------------
+
+def deal(deal_id, change, mrr, start=None, end=None, outcome="won", close=None):
+    return {"id": deal_id, "outcome": outcome, "change": change, "churn": change == "renewal", "mrr": mrr,
+            "start_date": start, "end_date": end, "close_date": close or start, "currency": "USD"}
+
+
+def hs_lines(deals):
+    from connectors.hubspot import deal_lines
+    from connectors.settings import HubSpotFields
+
+    rows, skipped = deal_lines(deals, "ACC-1", HubSpotFields())
+    return sorted((r["source_id"], str(r["start_date"]), str(r["end_date"]), r["mrr"]) for r in rows), skipped
+
+
+def test_monthly_upsell_downgrade_and_lost_renewal_by_hand():
+    # new 100/month from Jan 10; upsell +50 from Mar 10 (150 in all); downgrade by 30 on May 10:
+    # both running lines end May 9 and one line opens at 150 − 30 = 120; the renewal is lost on
+    # Aug 2 → the 120 line ends the day before its next billing day (Aug 10): Aug 9
+    rows, skipped = hs_lines([deal("d1", "new", "100", "2026-01-10"), deal("d2", "upsell", "50", "2026-03-10"),
+                              deal("d3", "downgrade", "30", "2026-05-10"),
+                              deal("d4", "renewal", "1440", outcome="lost", close="2026-08-02")])
+    assert rows == [("d1", "2026-01-10", "2026-05-09", Decimal("100.000000")),
+                    ("d2", "2026-03-10", "2026-05-09", Decimal("50.000000")),
+                    ("d3", "2026-05-10", "2026-08-09", Decimal("120.000000"))]
+    assert skipped == []
+
+
+def test_annual_downgrade_at_renewal_and_a_cut_larger_than_the_mrr():
+    # annual 500/month 2025-04-01 … 2026-03-31; renewal downgraded by 200 → 300/month for the next term
+    rows, _ = hs_lines([deal("a1", "new", "500", "2025-04-01", "2026-03-31"),
+                        deal("a2", "downgrade", "200", "2026-04-01", "2027-03-31")])
+    assert rows == [("a1", "2025-04-01", "2026-03-31", Decimal("500.000000")),
+                    ("a2", "2026-04-01", "2027-03-31", Decimal("300.000000"))]
+    # a cut of 600 from 500 cannot be a line: skipped with the reason, the 500 line kept whole
+    rows, skipped = hs_lines([deal("a1", "new", "500", "2025-04-01", "2026-03-31"),
+                              deal("a2", "downgrade", "600", "2025-06-01")])
+    assert rows == [("a1", "2025-04-01", "2026-03-31", Decimal("500.000000"))]
+    assert skipped == [("a2", "downgrade of 600 is larger than the MRR it changes (500)")]
