@@ -129,8 +129,8 @@ class Store:
 
     @property
     def schema_version(self) -> str:
-        row = self.con.execute("SELECT max(id) FROM schema_migrations").fetchone()
-        return row[0] if row else ""
+        rows = self.con.execute("SELECT max(id) FROM schema_migrations").fetchall()
+        return rows[0][0] if rows and rows[0][0] else ""
 
     # -- reads -------------------------------------------------------------------
     @property
@@ -164,8 +164,8 @@ class Store:
     def get_cursor(self, source: str, stream: str) -> str | None:
         row = self.con.execute(
             "SELECT cursor FROM sync_state WHERE source = ? AND stream = ?", [source, stream]
-        ).fetchone()
-        return row[0] if row else None
+        ).fetchall()
+        return row[0][0] if row else None
 
     def set_cursor(self, cursor: Cursor) -> None:
         with self.transaction() as con:
@@ -246,9 +246,9 @@ class Store:
             con.unregister("_incoming")
         dup = con.execute(
             "SELECT source_id, count(*) FROM _stage GROUP BY source_id HAVING count(*) > 1 LIMIT 1"
-        ).fetchone()
+        ).fetchall()
         if dup:
-            raise StoreError(f"{rk.name}: id {dup[0]!r} appears {dup[1]} times in one batch from {source}")
+            raise StoreError(f"{rk.name}: id {dup[0][0]!r} appears {dup[0][1]} times in one batch from {source}")
         t = rk.table
         join = f"t.source = s.source AND t.source_id = s.source_id"
         new, updated, total = con.execute(
@@ -256,7 +256,7 @@ class Store:
                        count(*) FILTER (WHERE t.source_id IS NOT NULL AND (t.row_hash <> s.row_hash OR t.deleted)),
                        count(*)
                 FROM _stage s LEFT JOIN {t} t ON {join}"""
-        ).fetchone()
+        ).fetchall()[0]
         con.execute(f"DELETE FROM {t} AS t USING _stage s WHERE {join} AND (t.row_hash <> s.row_hash OR t.deleted)")
         cols = ", ".join([*rk.columns, *META_COLUMNS])
         con.execute(
@@ -269,7 +269,7 @@ class Store:
                 f"UPDATE {t} AS t SET deleted = TRUE, synced_at = ? WHERE t.source = ? AND NOT t.deleted "
                 f"AND NOT EXISTS (SELECT 1 FROM _stage s WHERE {join})",
                 [synced_at, source],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         con.execute("DROP TABLE _stage")
         return UpsertResult(new=new, updated=updated, unchanged=total - new - updated, deleted=deleted)
 
@@ -290,7 +290,7 @@ class Store:
                     f"UPDATE {rk.table} SET deleted = TRUE, synced_at = ? WHERE source = ? AND NOT deleted "
                     f"AND source_id IN (SELECT source_id FROM _ids)",
                     [utcnow(), source],
-                ).fetchone()[0]
+                ).fetchall()[0][0]
             finally:
                 con.unregister("_ids")
             if cursor is not None:
@@ -299,6 +299,9 @@ class Store:
 
     # -- runs --------------------------------------------------------------------
     def last_run(self) -> tuple | None:
-        return self.con.execute(
+        # fetchall, not fetchone: DuckDB keeps a half-read result open on the connection,
+        # and the next Ibis query on it would fail.
+        rows = self.con.execute(
             "SELECT run_id, command, started_at, finished_at, status FROM runs ORDER BY started_at DESC LIMIT 1"
-        ).fetchone()
+        ).fetchall()
+        return rows[0] if rows else None
