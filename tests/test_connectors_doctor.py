@@ -81,8 +81,14 @@ def test_cli_sync_doctor_and_unmatched(sb, tmp_path):
     assert "customers" in first.output and "invoices" in first.output
     again = runner.invoke(cli, ["-p", str(tmp_path), "sync", "--source", "stripe", "--quiet"])
     assert again.exit_code == 0 and "events" in again.output
+    # write-back is on by default for both CRMs: a fresh org lacks the health fields, and
+    # doctor says how to add them; after `nrr crm setup` every check passes.
     doc = runner.invoke(cli, ["-p", str(tmp_path), "doctor"])
-    assert doc.exit_code == 0 and "FAIL" not in doc.output
+    assert doc.exit_code == 1 and "write-back fields" in doc.output and "nrr crm setup" in doc.output
+    setup = runner.invoke(cli, ["-p", str(tmp_path), "crm", "setup"])
+    assert setup.exit_code == 0, setup.output
+    doc = runner.invoke(cli, ["-p", str(tmp_path), "doctor"])
+    assert doc.exit_code == 0 and "FAIL" not in doc.output, doc.output
     unmatched = runner.invoke(cli, ["-p", str(tmp_path), "accounts", "unmatched"])
     assert unmatched.exit_code == 0
     from engine.store import Store
