@@ -205,3 +205,40 @@ def test_annual_downgrade_at_renewal_and_a_cut_larger_than_the_mrr():
                               deal("a2", "downgrade", "600", "2025-06-01")])
     assert rows == [("a1", "2025-04-01", "2026-03-31", Decimal("500.000000"))]
     assert skipped == [("a2", "downgrade of 600 is larger than the MRR it changes (500)")]
+
+
+def test_an_edited_downgrade_deal_re_derives_its_company_incrementally(tmp_path):
+    """A changed downgrade deal arrives by the incremental search; its company's lines are
+    re-derived from all its deals and equal what a clean full sync of the new state gives."""
+    from hubspot import HubSpot
+    from hubspot.crm.deals import SimplePublicObjectInput
+
+    from connectors.sandbox.hs_book import hubspot_id
+
+    small = generate_book(accounts=40, seed=11)  # as of 2026-11-15: its stamps are before the emulator's "now"
+    opps = small.opportunities
+    down = opps[(opps["type"] == "Downgrade") & opps["is_won"]].iloc[0]
+    deal_id = str(hubspot_id("deals", down["opportunity_id"]))
+    with Sandbox(small, emulators=("hubspot",)) as sb:
+        cfg = {"hubspot": {"enabled": True, "base_url": sb.urls["hubspot"], "ca_bundle": str(sb.ca_path)}}
+        run = lambda st, path: sync_sources(st, cfg, sb.credentials, progress=False, project_dir=path,  # noqa: E731
+                                            policy=RetryPolicy(sleep=lambda s: None))
+        with Store(tmp_path / "a.duckdb") as incremental:
+            assert run(incremental, tmp_path).ok
+            before = lines_of(incremental)
+            client = HubSpot(access_token=sb.credentials["hubspot"]["access_token"], host=sb.urls["hubspot"])
+            # the cut halves (rounded to cents): the new line is bigger by that much
+            cut = Decimal(int(down["amount_minor"]) // 24) / 100
+            client.crm.deals.basic_api.update(deal_id, SimplePublicObjectInput(properties={"hs_mrr": str(cut), "hs_arr": str(cut * 12)}))
+            assert run(incremental, tmp_path).ok
+            after = lines_of(incremental)
+        with Store(tmp_path / "b.duckdb") as clean:
+            assert run(clean, tmp_path).ok
+            assert after == lines_of(clean)
+    assert after[deal_id][1] == before[deal_id][1] + (Decimal(int(down["amount_minor"])) / 1200 - cut)
+
+
+def lines_of(store) -> dict[str, tuple]:
+    rows = store.con.execute("SELECT source_id, start_date, end_date, mrr FROM contract_lines "
+                             "WHERE source = 'hubspot' AND NOT deleted").fetchall()
+    return {r[0]: (r[1:3], Decimal(r[3])) for r in rows}
