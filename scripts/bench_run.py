@@ -74,9 +74,11 @@ def pa_strings(values: list[str]):
     return pa.array(values, pa.string())
 
 
-def run_once(project: ProjectContext, as_of: dt.date, profile: Path | None = None) -> tuple[RunReport, float, dict]:
+def run_once(project: ProjectContext, as_of: dt.date, profile: Path | None = None,
+             without: tuple[str, ...] = ()) -> tuple[RunReport, float, dict]:
     cpu: dict[str, float] = {}
-    steps = [(n, _cpu_timed(n, fn, cpu)) for n, fn in pipeline_steps(list(project.config.run.steps))]
+    names = [n for n in project.config.run.steps if n not in without]
+    steps = [(n, _cpu_timed(n, fn, cpu)) for n, fn in pipeline_steps(names)]
     profiler = None
     if profile is not None:
         from pyinstrument import Profiler
@@ -136,6 +138,8 @@ def main() -> int:
     ap.add_argument("--latency-ms", type=int, default=20)
     ap.add_argument("--keep", type=Path, help="Create the project here (kept) instead of a temporary folder.")
     ap.add_argument("--profile", type=Path, help="Write a pyinstrument profile of the warm run here.")
+    ap.add_argument("--without", action="append", default=[], metavar="STEP",
+                    help="Leave a step out of both runs (e.g. reports), to time the rest; repeatable.")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)   # progress shows up when redirected to a file
     t = time.perf_counter()
@@ -147,13 +151,13 @@ def main() -> int:
         for name in sb.urls:
             sb.set_faults(name, FaultConfig(latency_ms=args.latency_ms))
         project = make_project((args.keep or Path(tmp) / "project").resolve(), sb, book)
-        figures["cold"] = print_report("cold run", *run_once(project, as_of))
+        figures["cold"] = print_report("cold run", *run_once(project, as_of, without=tuple(args.without)))
         sb.set_faults("hubspot", FaultConfig())   # setup writes without added latency
         changed = change_one_percent(sb, book)
         for name in sb.urls:
             sb.set_faults(name, FaultConfig(latency_ms=args.latency_ms))
         print(f"\nchanged {changed} accounts in each vendor")
-        figures["warm"] = print_report("warm run", *run_once(project, as_of, args.profile))
+        figures["warm"] = print_report("warm run", *run_once(project, as_of, args.profile, tuple(args.without)))
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(f"\npeak RSS (this process: book, client, store, steps): {figures['peak_rss_mb']} MB")
     print(json.dumps(figures))
