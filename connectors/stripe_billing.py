@@ -34,7 +34,6 @@ Quirks that live here and nowhere else:
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from typing import Any, Iterator

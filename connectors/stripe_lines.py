@@ -34,7 +34,7 @@ weekly ×52/12, recurring discounts while they apply, trials excluded.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -355,12 +355,12 @@ def subscription_history(sub: dict, segments: list[Segment], account_id: str | N
     state, skipped = ([], []) if sub.get("status") in ("canceled", *NO_REVENUE) else subscription_lines(sub, account_id, grace_days)
     lines.extend(_open_period(sub, lines, state))
     stop = _stop(sub, grace_days)
-    kept = [replace_end(ln, stop) for ln in lines]
+    kept = [end_by(ln, stop) for ln in lines]
     rows = [_row(sub, ln, account_id) for ln in kept if ln.end is None or ln.end >= ln.start]
     return _unique_ids(rows), skipped
 
 
-def replace_end(line: _Line, stop: dt.date | None) -> _Line:
+def end_by(line: _Line, stop: dt.date | None) -> _Line:
     """``line`` ending no later than ``stop`` (inclusive last day)."""
     if stop is None or (line.end is not None and line.end <= stop):
         return line
