@@ -32,7 +32,7 @@ def demo_config(urls: dict[str, str], ca_path: Path) -> str:
     lines = [
         "# Demo project: sources point at the local sandbox emulators started by `nrr demo`.",
         "[project]", f"name = {_toml_value(DEMO_COMPANY)}", "",
-        "[revenue]", 'source = "salesforce"', 'reporting_currency = "USD"', "",
+        "[revenue]", 'source = "stripe"', 'reporting_currency = "USD"', "",
         "[revenue.fx_rates]", "EUR = 1.08", "GBP = 1.27", "",
         "[sync]", 'primary = "salesforce"', "",
         "[sources.files]", "enabled = true", 'path = "data"', "",
