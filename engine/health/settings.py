@@ -102,24 +102,62 @@ def _spec(category: str, label: str, thresholds: list, weight: float = 1.0) -> S
 
 
 def default_signals() -> dict[str, SignalSpec]:
-    """The default signal catalogue; values are explained in :mod:`engine.health.signals`."""
-    trend = [[-0.5, 0], [-0.2, 40], [0.0, 75], [0.2, 100]]
+    """The default signal catalogue; values are explained in :mod:`engine.health.signals`.
+
+    Breakpoints are calibrated on churn 30–120 days ahead (``scripts/calibrate_health.py``,
+    sandbox books of 400 accounts, seeds 7 and 11, seed 23 held out): "fine" is roughly the
+    median of accounts that stayed and earns 75–100 points; "concerning" is where the values of
+    accounts that went on to churn sit (their median or lower quartile) and earns 0–45 points.
+    Only top-quartile values earn the full 100, so a typical account lands in Healthy (70–84)
+    and Thriving is left to expansion candidates, as the domain's bands intend.
+
+    * feature_breadth — stayers use every core feature (1.0); churners drop to 0.85–0.9 first.
+      1.0 fine, 0.75 concerning (a quarter of the product abandoned), 0.6 and below 0.
+    * seat_utilisation — stayers' median 0.62, lower quartile 0.5; churners' median 0.52.
+      0.75 full marks, 0.6 = 70, 0.5 = 40, 0.3 and below 0.
+    * usage_depth — distinct features per active user; stayers 7.2–7.7, churners 6.6–7.1
+      (tune to the product's feature count: these fit a product of about a dozen features).
+    * usage_trend — stayers −6%…+14%, churners' lower quartile −25%; flat usage (0) = 70,
+      −10% = 40, a quarter less usage = 0 (the domain's "usage drop" churn signal).
+    * active_user_trend — losing 5% of active users = 80, a fifth = 25, 30% = 0.
+    * champion / sponsor silence — daily use is normal; the domain flags a champion silent
+      14+ days (≈ 10 points here) and 21+ days scores 0; a sponsor may be quieter (14 d = 50).
+    * ticket_volume_ratio — stayers ≤ 1.35× their own baseline, churners' upper quartile 2×;
+      1.25× fine, 2× = 25, the domain's "3× normal" spike = 0.
+    * open_high_priority — none fine, one = 60, four = 0 (unchanged: no signal in the sandbox).
+    * ticket_sentiment — stayers' tickets are neutral (0) or better, churners' median −0.16 and
+      lower quartile −0.5: +0.3 = 100, neutral = 60, −0.15 = 25, −0.3 and below 0.
+    * nps — stayers' median 8, churners' 7; promoters (9+) 100, passives 7–8 = 45–75,
+      detractors ≤ 6 ≈ 0–10 (the domain's detractor trigger).
+    * csat — stayers' median 4, churners' 2–2.5: 5 = 100, 4 = 80, 3 = 40, 2 and below 0.
+    * days_to_renewal — churn happens at renewal: the middle half of churners were 46–98 days out,
+      stayers' median 175. A year out = 100, 6 months = 70, 4 months = 35, 2 months or less 0.
+    * payment_issues, contraction_90d — unchanged (none in the sandbox to calibrate on).
+
+    Weights inside a category follow the domain template's items: "NPS/CSAT response" is one
+    item, so NPS and CSAT share one weight (0.5 each); "ticket frequency trend" is one item,
+    shared by ticket volume and open urgent tickets (0.5 each); and "payment behavior: late
+    payments, failed charges, downgrades" is one commercial item next to "contract timeline",
+    shared by failed payments and contraction (0.5 each).
+    """
     return {
-        "feature_breadth": _spec("adoption", "feature breadth", [[0, 0], [0.25, 30], [0.5, 70], [0.75, 100]]),
-        "seat_utilisation": _spec("adoption", "seat utilisation", [[0, 0], [0.3, 40], [0.6, 80], [0.8, 100]]),
-        "usage_depth": _spec("adoption", "usage depth", [[0, 0], [1, 20], [2, 60], [3, 100]]),
-        "usage_trend": _spec("engagement", "usage trend", trend),
-        "active_user_trend": _spec("engagement", "active users trend", trend),
-        "champion_days_silent": _spec("engagement", "champion activity", [[7, 100], [14, 50], [30, 0]]),
-        "sponsor_days_silent": _spec("engagement", "exec sponsor activity", [[30, 100], [60, 50], [90, 0]]),
-        "ticket_volume_ratio": _spec("support", "ticket volume", [[1, 100], [2, 60], [3, 20], [5, 0]]),
-        "open_high_priority": _spec("support", "open urgent tickets", [[0, 100], [1, 60], [2, 30], [4, 0]]),
-        "ticket_sentiment": _spec("support", "ticket sentiment", [[-0.6, 0], [-0.2, 40], [0.0, 70], [0.3, 100]]),
-        "nps": _spec("support", "NPS", [[0, 0], [6, 40], [7, 70], [9, 100]]),
-        "csat": _spec("support", "CSAT", [[1, 0], [3, 50], [4, 80], [5, 100]]),
-        "days_to_renewal": _spec("commercial", "renewal proximity", [[0, 30], [30, 50], [90, 80], [180, 100]]),
-        "payment_issues": _spec("commercial", "failed payment", [[0, 100], [1, 40], [2, 0]]),
-        "contraction_90d": _spec("commercial", "contraction", [[0, 100], [0.1, 60], [0.3, 20], [0.5, 0]]),
+        "feature_breadth": _spec("adoption", "feature breadth", [[0.6, 0], [0.75, 25], [0.9, 75], [1.0, 100]]),
+        "seat_utilisation": _spec("adoption", "seat utilisation",
+                                  [[0.3, 0], [0.4, 15], [0.5, 40], [0.6, 70], [0.75, 100]]),
+        "usage_depth": _spec("adoption", "usage depth", [[5.5, 0], [6.5, 20], [7, 45], [7.5, 75], [8, 100]]),
+        "usage_trend": _spec("engagement", "usage trend", [[-0.25, 0], [-0.1, 40], [0.0, 70], [0.15, 100]]),
+        "active_user_trend": _spec("engagement", "active users trend",
+                                   [[-0.3, 0], [-0.2, 25], [-0.05, 80], [0.0, 100]]),
+        "champion_days_silent": _spec("engagement", "champion activity", [[1, 100], [7, 50], [14, 10], [21, 0]]),
+        "sponsor_days_silent": _spec("engagement", "exec sponsor activity", [[3, 100], [14, 50], [30, 10], [45, 0]]),
+        "ticket_volume_ratio": _spec("support", "ticket volume", [[1.25, 100], [2, 25], [3, 0]], 0.5),
+        "open_high_priority": _spec("support", "open urgent tickets", [[0, 100], [1, 60], [2, 30], [4, 0]], 0.5),
+        "ticket_sentiment": _spec("support", "ticket sentiment", [[-0.3, 0], [-0.15, 25], [0.0, 60], [0.3, 100]]),
+        "nps": _spec("support", "NPS", [[5, 0], [6, 10], [7, 45], [8, 75], [9, 100]], 0.5),
+        "csat": _spec("support", "CSAT", [[2, 0], [3, 40], [4, 80], [5, 100]], 0.5),
+        "days_to_renewal": _spec("commercial", "renewal proximity", [[60, 0], [120, 30], [180, 65], [365, 100]]),
+        "payment_issues": _spec("commercial", "failed payment", [[0, 100], [1, 40], [2, 0]], 0.5),
+        "contraction_90d": _spec("commercial", "contraction", [[0, 100], [0.1, 60], [0.3, 20], [0.5, 0]], 0.5),
     }
 
 
