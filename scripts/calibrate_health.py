@@ -1,6 +1,6 @@
 """Calibrate the health score's default thresholds against churn on generated sandbox books.
 
-    .venv/bin/python scripts/calibrate_health.py --seeds 7 11 --accounts 400 --store-dir /tmp/cal
+    .venv/bin/python scripts/calibrate_health.py --seeds 7 11 23 --accounts 400 --store-dir /tmp/cal
     .venv/bin/python scripts/calibrate_health.py --signals      # per-signal churn vs stay quantiles
 
 For each seed: a book of ``--accounts`` companies with ``--usage-days`` of usage is loaded
@@ -14,7 +14,7 @@ into a DuckDB store (kept in ``--store-dir`` and reused), then
   threshold, churned-ARR share flagged 30+ days ahead) and the band distribution of the
   active accounts scored on ``as_of`` (the demo's view).
 
-Calibrate on one seed and check the other: a held-out seed that keeps recall and the tail
+The defaults were fitted on seeds 7 and 11 and checked on 23: a held-out seed that keeps recall and the tail
 says the breakpoints fit the product's behaviour, not one book's noise.
 """
 
@@ -95,7 +95,7 @@ def report(seed: int, store: Store, as_of: dt.date, start: dt.date, settings: He
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[7, 11])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
     ap.add_argument("--accounts", type=int, default=400)
     ap.add_argument("--usage-days", type=int, default=400)
     ap.add_argument("--from", dest="start", type=dt.date.fromisoformat, default=dt.date(2025, 12, 1))
