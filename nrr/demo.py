@@ -136,4 +136,5 @@ def print_headline(project: ProjectContext, report: RunReport) -> None:
         click.echo(f"  reports and exports: {out}")
         for path in sorted(out.iterdir()):
             click.echo(f"    {path.name}")
-    click.echo(f"  explore: nrr --project {project.dir} status | metrics --period {data['month']} | renewals | account NAME")
+    click.echo(f"  explore with `nrr --project {project.dir} COMMAND`, e.g. status, metrics --period {data['month']},"
+               " renewals, playbooks, account NAME, runs")
