@@ -230,7 +230,7 @@ def band_findings(by_band: dict[str, dict], s: DiagnosisSettings) -> list[Findin
         if band in s.large_bands and churn >= s.large_band_churn:
             sev, verdict = "high", f"broken for accounts above $25K (bar {pct(s.large_band_churn)})"
         elif band in s.small_bands and churn >= s.small_band_churn:
-            sev, verdict = "info", f"normal for accounts below $10K (30%+ is common)"
+            sev, verdict = "info", "normal for accounts below $10K (30%+ is common)"
         else:
             continue
         out.append(Finding(f"arr_band_churn:{band}", sev, f"Churn in the {band} ARR band",

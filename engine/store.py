@@ -250,7 +250,7 @@ class Store:
         if dup:
             raise StoreError(f"{rk.name}: id {dup[0][0]!r} appears {dup[0][1]} times in one batch from {source}")
         t = rk.table
-        join = f"t.source = s.source AND t.source_id = s.source_id"
+        join = "t.source = s.source AND t.source_id = s.source_id"
         new, updated, total = con.execute(
             f"""SELECT count(*) FILTER (WHERE t.source_id IS NULL),
                        count(*) FILTER (WHERE t.source_id IS NOT NULL AND (t.row_hash <> s.row_hash OR t.deleted)),

@@ -25,15 +25,19 @@ def roots(ctx_brand, dirs: list[Path]) -> list[Path]:
     return [*dirs, *([ctx_brand.logo.parent] if ctx_brand.logo else [])]
 
 
+def report_pdf(ctx, config, html, path: Path, *, created: dt.datetime | None = None) -> Path:
+    """Render one report context to ``path`` with ``html(ctx, template_dirs)`` and the shared print CSS."""
+    dirs = template_dirs(config)
+    write_pdf(html(ctx, dirs), find_file(dirs, "report.css"), roots(ctx.brand, dirs), path, created=created)
+    return path
+
+
 def render_board(data, quarter, formats: list[str], out_dir: Path, *, created: dt.datetime | None = None) -> list[Path]:
     ctx = build_board(data, quarter)
     stem = out_dir / f"board-{ctx.quarter}"
     written = []
     if "pdf" in formats:
-        dirs = template_dirs(data.config)
-        write_pdf(board_html(ctx, dirs), find_file(dirs, "report.css"), roots(ctx.brand, dirs),
-                  stem.with_suffix(".pdf"), created=created)
-        written.append(stem.with_suffix(".pdf"))
+        written.append(report_pdf(ctx, data.config, board_html, stem.with_suffix(".pdf"), created=created))
     if "docx" in formats:
         from reports.docx_board import write_board_docx
 

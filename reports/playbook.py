@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reports.board import roots
+from reports.board import report_pdf
 from reports.context.playbook import build_playbook
-from reports.pdf import write_pdf
 from reports.render import slug
-from reports.templating import find_file, render_html, template_dirs
+from reports.templating import render_html
 
 
 def playbook_html(ctx, dirs: list[Path]) -> str:
@@ -23,10 +22,7 @@ def render_playbook(data, owner: str | None, formats: list[str], out_dir: Path, 
     stem = out_dir / (f"playbook-{ctx.as_of.isoformat()}" + (f"-{slug(owner)}" if owner else ""))
     written = []
     if "pdf" in formats:
-        dirs = template_dirs(data.config)
-        write_pdf(playbook_html(ctx, dirs), find_file(dirs, "report.css"), roots(ctx.brand, dirs),
-                  stem.with_suffix(".pdf"), created=created)
-        written.append(stem.with_suffix(".pdf"))
+        written.append(report_pdf(ctx, data.config, playbook_html, stem.with_suffix(".pdf"), created=created))
     if "docx" in formats:
         from reports.docx_lists import write_playbook_docx
 

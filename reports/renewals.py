@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reports.board import roots
+from reports.board import report_pdf
 from reports.context.renewals import build_renewals
-from reports.pdf import write_pdf
-from reports.templating import find_file, render_html, template_dirs
+from reports.templating import render_html
 
 
 def renewals_html(ctx, dirs: list[Path]) -> str:
@@ -36,11 +35,7 @@ def render_renewals(data, days: int, formats: list[str], out_dir: Path, *,
 
             written.append(write_renewals_ics(ctx, stem.with_suffix(".ics")))
         elif fmt == "pdf":
-            dirs = template_dirs(data.config)
-            write_pdf(renewals_html(ctx, dirs), find_file(dirs, "report.css"), roots(ctx.brand, dirs),
-                      stem.with_suffix(".pdf"),
-                      created=created)
-            written.append(stem.with_suffix(".pdf"))
+            written.append(report_pdf(ctx, data.config, renewals_html, stem.with_suffix(".pdf"), created=created))
         elif fmt == "docx":
             from reports.docx_lists import write_renewals_docx
 

@@ -3,7 +3,6 @@ R/A/G rules, expected ARR and the outlook — expectations computed by hand."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pandas as pd

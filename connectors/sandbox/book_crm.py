@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.sandbox import book_catalog as cat
-from connectors.sandbox.book_util import DAY, ids, pick, stamps, to_ns, updated_and_deleted
+from connectors.sandbox.book_util import ids, pick, stamps, to_ns, updated_and_deleted
 
 OPP_TYPE = {"new": "New Business", "reactivation": "New Business", "renewal": "Renewal",
             "upsell": "Upsell", "downgrade": "Downgrade"}
