@@ -187,11 +187,12 @@ def _check_references(store: Store, tables: dict, files: dict, revenue: RevenueS
 
 
 def _known_accounts(store: Store, tables: dict) -> set[str]:
-    """Accounts in this import, else every live account in the store from any source
-    (account ids are canonical, so a usage export can refer to CRM accounts)."""
+    """Accounts in this import, else every account the store knows from any source
+    (account ids are canonical, so a usage export can refer to CRM accounts; one deleted in
+    the CRM is still known — its rows are kept and simply not live)."""
     if "accounts" in tables:
         return set(tables["accounts"]["account_id"])
-    rows = store.con.execute("SELECT DISTINCT account_id FROM accounts WHERE NOT deleted").fetchall()
+    rows = store.con.execute("SELECT DISTINCT account_id FROM accounts").fetchall()
     return {r[0] for r in rows}
 
 

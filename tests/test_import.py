@@ -150,3 +150,22 @@ def test_parquet_usage_is_read(store, data_dir):
     assert import_dir(store, data_dir, SETTINGS).results["usage"].new == 3
     total = store.con.execute("SELECT sum(quantity) FROM usage").fetchone()[0]
     assert total == 5 + 2 + 100
+
+
+def test_usage_may_refer_to_accounts_synced_from_a_crm_even_deleted_ones(store, tmp_path):
+    import pyarrow as pa
+
+    crm = pa.table({"account_id": ["ACC-1", "ACC-2"], "name": ["Acme Robotics", "Globex Bank"]})
+    store.upsert("accounts", "salesforce", crm)
+    store.mark_deleted("accounts", "salesforce", ["ACC-2"])  # merged away in the CRM
+    only = tmp_path / "usage-only"
+    only.mkdir()
+    (only / "usage.csv").write_text(
+        "account_id,user_id,day,feature,quantity\n"
+        "ACC-1,u1@acme.io,2025-03-01,reports,5\n"
+        "ACC-2,cfo@globex.com,2025-03-01,reports,1\n"
+    )
+    assert import_dir(store, only, SETTINGS).results["usage"].new == 2
+    (only / "usage.csv").write_text("account_id,user_id,day,feature,quantity\nACC-9,x@y.z,2025-03-01,reports,1\n")
+    with pytest.raises(ImportFailed, match="row 2, column account_id: unknown account"):
+        import_dir(store, only, SETTINGS)

@@ -96,6 +96,11 @@ class ReportInputs:
         return open_triggers(self.store, self.as_of, self.config.triggers)
 
     @cached_property
+    def triggers_by_account(self) -> dict[str, tuple[dict, ...]]:
+        """Open triggers grouped once per account (a report looks up every account)."""
+        return trigger_rows_by_account(self.triggers)
+
+    @cached_property
     def arr(self) -> dict[str, Decimal]:
         """ARR per paying account on the as-of date (12 × MRR, reporting currency)."""
         if self.records.contracts is None:
@@ -142,13 +147,16 @@ class ReportInputs:
         return latest_score_day(self.store, self.health_day - dt.timedelta(days=days_back))
 
 
-def trigger_rows(triggers: pd.DataFrame, account_id: str) -> list[dict]:
-    """An account's open triggers as plain dicts (trigger, kind, severity, day, due, evidence)."""
+def trigger_rows_by_account(triggers: pd.DataFrame | None) -> dict[str, tuple[dict, ...]]:
+    """Each account's open triggers as plain dicts (trigger, kind, severity, day, due, evidence)."""
+    out: dict[str, list[dict]] = {}
     if triggers is None or triggers.empty:
-        return []
-    t = triggers[triggers["account_id"] == account_id]
-    return [{"trigger": r.trigger, "kind": r.kind, "severity": r.severity, "day": r.day, "due_date": r.due_date,
-             "action": r.action, "evidence": evidence_text(r.evidence)} for r in t.itertuples(index=False)]
+        return {}
+    for r in triggers.itertuples(index=False):
+        out.setdefault(r.account_id, []).append({
+            "trigger": r.trigger, "kind": r.kind, "severity": r.severity, "day": r.day, "due_date": r.due_date,
+            "action": r.action, "evidence": evidence_text(r.evidence)})
+    return {a: tuple(rows) for a, rows in out.items()}
 
 
 def evidence_text(evidence: dict) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from engine.playbooks import ORDER, assign_playbooks, churned_accounts
 from reports.context.common import HEALTH_DEFINITIONS, Brand, Definition, brand
-from reports.context.data import ReportInputs, trigger_rows
+from reports.context.data import ReportInputs
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def play_account(row: dict, data: ReportInputs, moves: pd.DataFrame) -> PlayAcco
         title=row["title"], arr=data.arr.get(a, Decimal(0)), score=_num(row["score"]),
         band=row["band"] if isinstance(row["band"], str) else None,
         delta_7=None if d is None else _num(d["delta_7"]), delta_30=None if d is None else _num(d["delta_30"]),
-        drivers="" if d is None else (d["drivers_text"] or ""), triggers=tuple(trigger_rows(data.triggers, a)),
+        drivers="" if d is None else (d["drivers_text"] or ""), triggers=data.triggers_by_account.get(a, ()),
         owner_role=row["owner_role"], due_date=pd.Timestamp(row["due_date"]).date(), actions=tuple(row["actions"] or ()),
         escalation=row["escalation"] if isinstance(row["escalation"], str) else "", reason=row["reason"] or "")
 
