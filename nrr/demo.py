@@ -27,18 +27,23 @@ def _toml_value(value) -> str:
     return json.dumps(value)
 
 
-def demo_config(urls: dict[str, str], ca_path: Path) -> str:
-    """nrr.toml for a project pointed at the in-process sandbox."""
+def demo_config(urls: dict[str, str] | None = None, ca_path: Path | None = None) -> str:
+    """nrr.toml for the demo: pointed at the in-process sandbox when ``urls`` are given,
+    else reading only the bundled sample files. Every report format is rendered."""
     lines = [
-        "# Demo project: sources point at the local sandbox emulators started by `nrr demo`.",
+        "# Demo project written by `nrr demo`.",
         "[project]", f"name = {_toml_value(DEMO_COMPANY)}", "",
-        "[revenue]", 'source = "stripe"', 'reporting_currency = "USD"', "",
+        "[revenue]", f"source = {_toml_value('stripe' if urls else 'files')}", 'reporting_currency = "USD"', "",
         "[revenue.fx_rates]", "EUR = 1.08", "GBP = 1.27", "",
-        "[sync]", 'primary = "salesforce"', "",
         "[sources.files]", "enabled = true", 'path = "data"', "",
-        "# A fresh sandbox org has no health fields yet: create them on the first run.",
         "[run.reports]", 'board = ["pdf", "docx"]', 'playbook = ["pdf", "docx"]',
         'renewals = ["csv", "xlsx", "ics", "pdf", "docx"]', "",
+    ]
+    if not urls:
+        return "\n".join(lines)
+    lines += [
+        "[sync]", 'primary = "salesforce"', "",
+        "# A fresh sandbox org has no health fields yet: create them on the first run.",
         "[writeback.salesforce]", "create_missing_fields = true", "",
         "[writeback.hubspot]", "create_missing_fields = true", "",
     ]
@@ -66,7 +71,8 @@ def run_demo(directory: Path, *, accounts: int = 300, seed: int = 7, as_of: dt.d
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
     if sample_files:
         copy_sample(directory / "data")
-        return project, run_pipeline(project, pipeline_steps(_steps(project, api=False)), as_of=as_of, command="demo")
+        (directory / CONFIG_FILE).write_text(demo_config())
+        return project, run_pipeline(project, pipeline_steps(project.config.run.steps), as_of=as_of, command="demo")
     from connectors.sandbox.app import Sandbox
     from connectors.sandbox.book import generate_book
 
@@ -79,7 +85,7 @@ def run_demo(directory: Path, *, accounts: int = 300, seed: int = 7, as_of: dt.d
         creds.write_text(demo_credentials(sandbox.credentials))
         creds.chmod(0o600)
         click.echo("sandbox: " + ", ".join(f"{n} {u}" for n, u in sandbox.urls.items()), err=True)
-        report = run_pipeline(project, pipeline_steps(_steps(project, api=True)), as_of=as_of, command="demo")
+        report = run_pipeline(project, pipeline_steps(project.config.run.steps), as_of=as_of, command="demo")
     return project, report
 
 
@@ -91,13 +97,6 @@ def _write_product_data(book, data: Path) -> None:
     data.mkdir(parents=True, exist_ok=True)
     book.write_usage(data / "usage.parquet", fmt="parquet", days=180)
     pacsv.write_csv(book.canonical("nps"), data / "nps.csv")
-
-
-def _steps(project: ProjectContext, *, api: bool) -> list[str]:
-    steps = list(project.config.run.steps)
-    if not api:
-        steps = [s for s in steps if s != "writeback"]
-    return steps
 
 
 def headline(project: ProjectContext, as_of: dt.date) -> dict:

@@ -15,10 +15,15 @@ REPORT_FORMATS = {
 
 
 class RunReports(EngineModel):
-    """[run.reports]: report name → formats rendered by every run (empty list = skip)."""
+    """[run.reports]: report name → formats rendered by every run (empty list = skip).
 
-    board: list[str] = Field(default_factory=lambda: ["pdf"])
-    playbook: list[str] = Field(default_factory=lambda: ["pdf"])
+    By default the daily job refreshes only the renewal exports that renewal teams pull
+    into Excel and their calendars. The board report is quarterly and the playbook report
+    covers every account (thousands of pages on a large book), so both are rendered on
+    demand with `nrr report ...` unless listed here."""
+
+    board: list[str] = Field(default_factory=list)
+    playbook: list[str] = Field(default_factory=list)
     renewals: list[str] = Field(default_factory=lambda: ["csv", "xlsx", "ics"])
 
     @field_validator("board", "playbook", "renewals")

@@ -5,7 +5,7 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
-APT_PACKAGES="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core"
+APT_PACKAGES="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core"
 
 need_system_libs() {
   for lib in libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz.so.0; do
