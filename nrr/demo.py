@@ -33,7 +33,7 @@ def demo_config(urls: dict[str, str] | None = None, ca_path: Path | None = None)
     lines = [
         "# Demo project written by `nrr demo`.",
         "[project]", f"name = {_toml_value(DEMO_COMPANY)}", "",
-        "[revenue]", f"source = {_toml_value('stripe' if urls else 'files')}", 'reporting_currency = "USD"', "",
+        "[revenue]", f"source = {_toml_value('salesforce' if urls else 'files')}", 'reporting_currency = "USD"', "",
         "[revenue.fx_rates]", "EUR = 1.08", "GBP = 1.27", "",
         "[sources.files]", "enabled = true", 'path = "data"', "",
         "[run.reports]", 'board = ["pdf", "docx"]', 'playbook = ["pdf", "docx"]',
