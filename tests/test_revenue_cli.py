@@ -56,8 +56,16 @@ def test_metrics_json_matches_the_sample_contract_lines(demo):
     rates = config_mod.load(demo / "nrr.toml").revenue.fx_rates
     period = Period.parse("2026-Q3")
     want = oracle_waterfall(sample_lines(), period, rates)
-    assert {k: Decimal(str(v)) for k, v in got["waterfall"].items()} == {
-        k: v.quantize(CENT, ROUND_HALF_UP) for k, v in want.items()}
+    printed = {k: Decimal(str(v)) for k, v in got["waterfall"].items()}
+    # start and end are the oracle's exact values rounded half-up to cents; each movement is
+    # within one cent of its exact value (a cent may move between movements so that the
+    # printed waterfall adds up), and the identity holds on the printed numbers.
+    for key in ("start", "end"):
+        assert printed[key] == want[key].quantize(CENT, ROUND_HALF_UP)
+    for key in ("new", "expansion", "contraction", "churn", "reactivation"):
+        assert abs(printed[key] - want[key]) < CENT, key
+    assert (printed["start"] + printed["new"] + printed["reactivation"] + printed["expansion"]
+            - printed["contraction"] - printed["churn"]) == printed["end"]
     base, now, floor, n_base, n_kept = oracle_ttm(sample_lines(), period, rates)
     assert got["nrr_ttm"] == (now / base).quantize(FOURTH, ROUND_HALF_UP)
     assert got["grr_ttm"] == (floor / base).quantize(FOURTH, ROUND_HALF_UP)

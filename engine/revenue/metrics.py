@@ -48,6 +48,32 @@ def cents(value: Decimal) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+OUTFLOWS = ("contraction", "churn")
+
+
+def balanced_waterfall(start: Decimal, moves: dict[str, Decimal], end: Decimal) -> dict[str, Decimal]:
+    """The waterfall rounded to cents so that the printed figures still add up.
+
+    Start and end are rounded half-up like every other amount. Each movement is rounded
+    too; the cents the identity is then off by (at most a few) go, one cent at a time, to
+    the non-zero movements whose rounding moved them furthest the other way (largest
+    remainder), so start + new + reactivation + expansion − contraction − churn = end holds
+    on the printed numbers exactly as it does on the exact ones.
+    """
+    sign = {m: (-1 if m in OUTFLOWS else 1) for m in moves}
+    exact = {m: sign[m] * Decimal(v) for m, v in moves.items()}
+    rounded = {m: cents(v) for m, v in exact.items()}
+    residual = cents(end) - cents(start) - sum(rounded.values(), Decimal(0))
+    step = CENT if residual > 0 else -CENT
+    candidates = sorted((m for m in exact if exact[m] != 0), key=lambda m: (exact[m] - rounded[m]) * step, reverse=True)
+    for m in candidates * 3:
+        if residual == 0:
+            break
+        rounded[m] += step
+        residual -= step
+    return {"start": cents(start), **{m: sign[m] * rounded[m] for m in moves}, "end": cents(end)}
+
+
 def fraction(value: Decimal | None) -> Decimal | None:
     """Round a ratio to 4 decimals (output only); None stays None."""
     return None if value is None else value.quantize(RATIO_PLACES, rounding=ROUND_HALF_UP)
@@ -64,7 +90,7 @@ def figures_dict(f: Figures) -> dict[str, Any]:
         "mrr_start": cents(w.start),
         "mrr_end": cents(w.end),
         "arr_end": cents(12 * w.end),
-        "waterfall": {"start": cents(w.start), **{m: cents(getattr(w, m)) for m in MOVEMENTS}, "end": cents(w.end)},
+        "waterfall": balanced_waterfall(w.start, {m: getattr(w, m) for m in MOVEMENTS}, w.end),
         "nrr_ttm": fraction(f.ttm.nrr),
         "grr_ttm": fraction(f.ttm.grr),
         "logo_retention_ttm": fraction(f.ttm.logo_retention),
