@@ -96,7 +96,7 @@ BAD_CASES = [
     ("contracts.csv", "CL-3,ACC-2,", "CL-3,ACC-9,", ["contracts.csv, row 4, column account_id", "unknown account", "ACC-9"]),
     ("contracts.csv", "CL-3,ACC-2,", "CL-2,ACC-2,", ["contracts.csv, row 4, column contract_id", "duplicate of row 3", "CL-2"]),
     ("accounts.csv", "ACC-3,Initech", "ACC-2,Initech", ["accounts.csv, row 4, column account_id", "duplicate of row 3"]),
-    ("invoices.csv", "48000.00,EUR", "48000.00,XXX", ["invoices.csv, row 3, column currency", "unknown currency"]),
+    ("invoices.csv", "48000.00,EUR", "48000.00,ZZZ", ["invoices.csv, row 3, column currency", "unknown currency"]),
     ("tickets.csv", "2025-04-10T14:00:00Z", "last tuesday", ["tickets.csv, row 3, column created_at", "ISO 8601"]),
     ("usage.csv", "reports,5,ops", "reports,five,ops", ["usage.csv, row 2, column quantity", "expected a number"]),
     ("contracts.csv", "2023-05-01,2026-04-30", "2023-05-01,2022-04-30", ["row 4, column end_date", "CL-3 ends before it starts"]),
