@@ -210,3 +210,11 @@ class LinksFileError(ConnectorError):
 
 #: What the CLI reports as one clear line instead of a traceback.
 USER_ERRORS: tuple[type[Exception], ...] = (ConnectorError,)
+
+
+def require_credential(source: str, credentials: dict, key: str) -> str:
+    """The credential ``key`` of ``source``, or a ConnectorError saying where to add it."""
+    value = credentials.get(key)
+    if not value:
+        raise ConnectorError(source, f"no {key}", fix=f"Add {key} under [{source}] in credentials.toml")
+    return value

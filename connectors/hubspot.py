@@ -39,7 +39,7 @@ from hubspot import HubSpot
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, PublicObjectSearchRequest
 
-from connectors.errors import ConnectorError, TransientError, classify
+from connectors.errors import ConnectorError, TransientError, classify, require_credential
 from connectors.identity import Resolver, domain_of
 from connectors.pagination import AfterCursor, IdFloor, paginate
 from connectors.ratelimit import RateLimiter
@@ -113,9 +113,7 @@ class HubSpotSource:
     streams = STREAMS
 
     def __init__(self, settings: HubSpotSettings, credentials: dict, resolver: Resolver, policy: RetryPolicy):
-        token = credentials.get("access_token")
-        if not token:
-            raise ConnectorError(SOURCE, "no access_token", fix="Add access_token under [hubspot] in credentials.toml")
+        token = require_credential(SOURCE, credentials, "access_token")
         self.settings, self.resolver, self.map = settings, resolver, settings.fields
         extra = {"host": settings.base_url.rstrip("/")} if settings.base_url else {}
         if settings.ca_bundle:

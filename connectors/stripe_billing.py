@@ -40,14 +40,14 @@ from typing import Any, Iterator
 
 import stripe
 
-from connectors.errors import ConnectorError, InvalidRequest, TransientError, classify
+from connectors.errors import ConnectorError, InvalidRequest, TransientError, classify, require_credential
 from connectors.identity import Resolver, domain_of
 from connectors.pagination import StartingAfter, paginate
 from connectors.ratelimit import RateLimiter
 from connectors.retry import Guard, RetryPolicy
 from connectors.settings import StripeSettings
-from connectors.stripe_lines import (  # noqa: F401  (the money rules, re-exported for callers)
-    Segment, _day, invoice_segments, invoice_subscription, major, monthly, subscription_history, subscription_lines)
+from connectors.stripe_lines import (
+    Segment, _day, invoice_segments, invoice_subscription, major, subscription_history)
 from connectors.sync import Batch, Stream, TrustedSession
 from engine.store import utcnow
 
@@ -88,9 +88,7 @@ class StripeSource:
     streams = STREAMS
 
     def __init__(self, settings: StripeSettings, credentials: dict, resolver: Resolver, policy: RetryPolicy):
-        key = credentials.get("api_key")
-        if not key:
-            raise ConnectorError(SOURCE, "no api_key", fix="Add api_key under [stripe] in credentials.toml")
+        key = require_credential(SOURCE, credentials, "api_key")
         self.settings, self.resolver = settings, resolver
         self.session = TrustedSession(settings.ca_bundle, timeout=settings.timeout_seconds)
         http = stripe.RequestsClient(timeout=settings.timeout_seconds, session=self.session)

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.stripe_billing import invoice_row, major, monthly, subscription_lines
+from connectors.stripe_billing import invoice_row
+from connectors.stripe_lines import major, monthly, subscription_lines
 
 
 def ts(day: str) -> int:
