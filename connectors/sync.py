@@ -81,6 +81,50 @@ class Batch:
     def skip(self, record_id: str, reason: str) -> None:
         self.skipped.append((record_id, reason))
 
+    def size(self) -> int:
+        return sum(map(len, self.rows.values())) + sum(map(len, self.deletes.values()))
+
+    def absorb(self, later: "Batch") -> bool:
+        """Fold the next page of the same stream into this one, if committing both at once
+        ends in the same store as committing them one after the other; else change nothing
+        and return False. Each store statement has a fixed cost that dwarfs a page's rows,
+        so the committer folds the pages that queued up while it was writing.
+
+        Not folded: a page with patches (they read the store as the pages before left it),
+        a page touching an id this one touches, and a page that re-reads whole (``replace``)
+        a parent whose children this one writes."""
+        if later.patches:
+            return False
+        for kind in set(later.rows) | set(later.deletes) | set(later.replace):
+            mine = {r["source_id"] for r in self.rows.get(kind, ())} | set(self.deletes.get(kind, ()))
+            mine |= set(self.patches.get(kind, ()))
+            theirs = {r["source_id"] for r in later.rows.get(kind, ())} | set(later.deletes.get(kind, ()))
+            if mine & theirs or _under_any(sorted(mine), later.replace.get(kind, ())):
+                return False
+        for kind, rows in later.rows.items():
+            self.rows.setdefault(kind, []).extend(rows)
+        for target, source in ((self.deletes, later.deletes), (self.replace, later.replace)):
+            for kind, ids in source.items():
+                target.setdefault(kind, []).extend(ids)
+        self.skipped.extend(later.skipped)
+        self.links.extend(later.links)
+        self.read += later.read
+        self.last = later.last
+        if later.cursor is not None:
+            self.cursor = later.cursor
+        return True
+
+
+def _under_any(ids: list[str], prefixes) -> bool:
+    """Whether any of the sorted ``ids`` starts with one of ``prefixes``."""
+    import bisect
+
+    for prefix in prefixes:
+        i = bisect.bisect_left(ids, prefix)
+        if i < len(ids) and ids[i].startswith(prefix):
+            return True
+    return False
+
 
 class Connector(Protocol):
     name: str
@@ -256,12 +300,17 @@ def _produce(conn: Connector, stream: Stream, cursor: str | None, out: queue.Que
         put(exc)
 
 
+#: The most records the committer folds into one transaction.
+FOLD_RECORDS = 5_000
+
+
 def run_stage(store: Store, conn: Connector, streams: list[Stream], full: bool,
               ticks: dict[str, Callable[[int], None]]) -> dict[str, StreamStats]:
     """Read the streams of one stage concurrently (they share the source's rate limiter,
-    so network and rate-limit waits overlap) and commit their pages here, one at a time,
-    in arrival order. Each page still commits with its own stream's cursor."""
-    out: queue.Queue = queue.Queue(maxsize=2 * len(streams))
+    so network and rate-limit waits overlap) and commit their pages here, in arrival
+    order. Each commit carries its stream's cursor; pages of one stream that queued up
+    while the previous commit ran are folded into one commit (:meth:`Batch.absorb`)."""
+    out: queue.Queue = queue.Queue(maxsize=8 * len(streams))
     stop = threading.Event()
     cursors = {s.name: None if full else store.get_cursor(conn.name, s.name) for s in streams}
     workers = [threading.Thread(target=_produce, args=(conn, s, cursors[s.name], out, stop), daemon=True,
@@ -269,19 +318,39 @@ def run_stage(store: Store, conn: Connector, streams: list[Stream], full: bool,
     stats = {s.name: StreamStats() for s in streams}
     sweepers = {s.name: _Sweeper(s) for s in streams}
     start, running = time.monotonic(), len(streams)
+    pending: tuple[Stream, Batch] | None = None   # folded pages not yet committed
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            stream, batch = pending
+            pending = None
+            _commit(store, conn.name, stream, batch, stats[stream.name])
+
     for worker in workers:
         worker.start()
     try:
         while running:
-            stream, item = out.get()
-            if item is _DONE:
+            try:
+                stream, item = out.get(block=pending is None)
+            except queue.Empty:   # nothing else has arrived: write what we hold
+                flush()
+                continue
+            if item is _DONE or isinstance(item, BaseException):
+                flush()
+                if isinstance(item, BaseException):
+                    raise item
                 running -= 1
                 stats[stream.name].seconds = round(time.monotonic() - start, 3)
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                _commit_page(store, conn.name, stream, item, stats[stream.name], sweepers[stream.name])
-                ticks.get(stream.name, lambda n: None)(item.read)
+                continue
+            _page_read(conn.name, stream, item, stats[stream.name], sweepers[stream.name], store)
+            ticks.get(stream.name, lambda n: None)(item.read)
+            if pending is not None and (pending[0] is not stream or pending[1].size() + item.size() > FOLD_RECORDS
+                                        or not pending[1].absorb(item)):
+                flush()
+            if pending is None:
+                pending = (stream, item)
+        flush()
     finally:
         stop.set()
         for worker in workers:
@@ -289,19 +358,22 @@ def run_stage(store: Store, conn: Connector, streams: list[Stream], full: bool,
     return stats
 
 
-def _commit_page(store: Store, source: str, stream: Stream, batch: Batch, stats: StreamStats, sweeper: _Sweeper) -> None:
+def _page_read(source: str, stream: Stream, batch: Batch, stats: StreamStats, sweeper: _Sweeper, store: Store) -> None:
     sweeper.note(batch)
     sweeper.finish(store, source, batch)
-    result = commit_batch(store, source, stream.name, batch)
     for rec_id, reason in batch.skipped:
         log.warning("%s %s: skipped %s: %s", source, stream.name, rec_id, reason)
-    stats.new += result.new
-    stats.updated += result.updated
-    stats.deleted += result.deleted
     stats.skipped += len(batch.skipped)
     stats.read += batch.read
     stats.pages += 1
-    log.info("%s %s: committed page %d (%d records)", source, stream.name, stats.pages, batch.read)
+
+
+def _commit(store: Store, source: str, stream: Stream, batch: Batch, stats: StreamStats) -> None:
+    result = commit_batch(store, source, stream.name, batch)
+    stats.new += result.new
+    stats.updated += result.updated
+    stats.deleted += result.deleted
+    log.info("%s %s: committed %d records read (%d pages so far)", source, stream.name, batch.read, stats.pages)
 
 
 def stages(streams: tuple[Stream, ...]) -> list[list[Stream]]:

@@ -27,18 +27,21 @@ def _toml_value(value) -> str:
     return json.dumps(value)
 
 
-def demo_config(urls: dict[str, str] | None = None, ca_path: Path | None = None) -> str:
+def demo_config(urls: dict[str, str] | None = None, ca_path: Path | None = None, *,
+                every_report: bool = True) -> str:
     """nrr.toml for the demo: pointed at the in-process sandbox when ``urls`` are given,
-    else reading only the bundled sample files. Every report format is rendered."""
+    else reading only the bundled sample files. Every report format is rendered unless
+    ``every_report`` is off (then ``[run.reports]`` keeps its defaults, as in a new project)."""
     lines = [
         "# Demo project written by `nrr demo`.",
         "[project]", f"name = {_toml_value(DEMO_COMPANY)}", "",
         "[revenue]", f"source = {_toml_value('salesforce' if urls else 'files')}", 'reporting_currency = "USD"', "",
         "[revenue.fx_rates]", "EUR = 1.08", "GBP = 1.27", "",
         "[sources.files]", "enabled = true", 'path = "data"', "",
-        "[run.reports]", 'board = ["pdf", "docx"]', 'playbook = ["pdf", "docx"]',
-        'renewals = ["csv", "xlsx", "ics", "pdf", "docx"]', "",
     ]
+    if every_report:
+        lines += ["[run.reports]", 'board = ["pdf", "docx"]', 'playbook = ["pdf", "docx"]',
+                  'renewals = ["csv", "xlsx", "ics", "pdf", "docx"]', ""]
     if not urls:
         return "\n".join(lines)
     lines += [

@@ -8,7 +8,8 @@ Generates the book (usage and NPS written as files for the ``files`` source, lik
 ``--latency-ms`` added to every request (real rate limits on), creates a project pointed
 at them and runs the whole pipeline once (cold). Then 1% of accounts are renamed in every
 vendor and the pipeline runs again (warm). Each step's seconds come from the run report
-(the same figures the ``runs`` table stores). Printed: every step's seconds, the total,
+(the same figures the ``runs`` table stores). The project renders the reports a new
+project's ``[run.reports]`` lists (``--every-report``: every format, as `nrr demo`). Printed: every step's seconds, the total,
 the warm run's total / sync ratio (the target is <= 1.3) and the peak RSS of this process.
 
 ``--profile DIR`` writes a pyinstrument HTML profile of the warm run's non-sync steps
@@ -39,11 +40,12 @@ from nrr.project import CONFIG_FILE, CREDENTIALS_FILE, ProjectContext, init_proj
 from nrr.steps import pipeline_steps  # noqa: E402
 
 
-def make_project(directory: Path, sb, book) -> ProjectContext:
-    """A project like `nrr demo` writes: sources at the sandbox, usage/NPS files in data/."""
+def make_project(directory: Path, sb, book, every_report: bool = False) -> ProjectContext:
+    """A project like `nrr demo` writes (sources at the sandbox, usage/NPS files in data/),
+    with the default ``[run.reports]`` of a new project unless ``every_report``."""
     init_project(directory)
     write_product_data(book, directory / "data")
-    (directory / CONFIG_FILE).write_text(demo_config(sb.urls, sb.ca_path))
+    (directory / CONFIG_FILE).write_text(demo_config(sb.urls, sb.ca_path, every_report=every_report))
     creds = directory / CREDENTIALS_FILE
     creds.write_text(demo_credentials(sb.credentials))
     creds.chmod(0o600)
@@ -138,6 +140,8 @@ def main() -> int:
     ap.add_argument("--latency-ms", type=int, default=20)
     ap.add_argument("--keep", type=Path, help="Create the project here (kept) instead of a temporary folder.")
     ap.add_argument("--profile", type=Path, help="Write a pyinstrument profile of the warm run here.")
+    ap.add_argument("--every-report", action="store_true",
+                    help="Render every report format (as `nrr demo` does) instead of a new project's [run.reports].")
     ap.add_argument("--without", action="append", default=[], metavar="STEP",
                     help="Leave a step out of both runs (e.g. reports), to time the rest; repeatable.")
     args = ap.parse_args()
@@ -150,7 +154,7 @@ def main() -> int:
     with RemoteSandbox(args.accounts) as sb, tempfile.TemporaryDirectory() as tmp:
         for name in sb.urls:
             sb.set_faults(name, FaultConfig(latency_ms=args.latency_ms))
-        project = make_project((args.keep or Path(tmp) / "project").resolve(), sb, book)
+        project = make_project((args.keep or Path(tmp) / "project").resolve(), sb, book, args.every_report)
         figures["cold"] = print_report("cold run", *run_once(project, as_of, without=tuple(args.without)))
         sb.set_faults("hubspot", FaultConfig())   # setup writes without added latency
         changed = change_one_percent(sb, book)
