@@ -10,6 +10,8 @@ looping would burn the API budget forever.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
@@ -102,3 +104,61 @@ def paginate(fetch: Callable[[str | None], Any], paginator: Paginator, start: st
             raise PaginationLoop(f"page token {nxt!r} returned twice; stopping to protect the API budget")
         seen.add(nxt)
         token = nxt
+
+
+def paginate_windows(fetch: Callable[[int, str | None], Any], paginator: Paginator, starts: list[str | None],
+                     workers: int) -> Iterator[tuple[int, Page]]:
+    """Page through several independent listings (windows) at once: window ``i`` is
+    ``fetch(i, token)`` from ``starts[i]``, paged serially as :func:`paginate` does, and up
+    to ``workers`` windows are in flight. Yields ``(i, page)`` as pages arrive; the pages
+    of one window arrive in order, so a caller can keep a resumable token per window.
+
+    Worth it when one listing's round trips, not the vendor's rate limit, set the pace.
+    The first error stops every window and is raised here; closing the generator stops
+    the threads after their current request."""
+    out: queue.Queue = queue.Queue(maxsize=2 * max(1, workers))
+    stop = threading.Event()
+    todo = list(range(len(starts)))
+    lock = threading.Lock()
+    done_marker = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                with lock:
+                    if not todo:
+                        break
+                    i = todo.pop(0)
+                for page in paginate(lambda tok, i=i: fetch(i, tok), paginator, starts[i]):
+                    if not put((i, page)):
+                        return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+        put(done_marker)
+
+    threads = [threading.Thread(target=work, daemon=True, name=f"pages-{n}") for n in range(max(1, min(workers, len(starts))))]
+    for t in threads:
+        t.start()
+    running = len(threads)
+    try:
+        while running:
+            item = out.get()
+            if item is done_marker:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)

@@ -174,6 +174,8 @@ class StripeSettings(SourceSettings):
     account_metadata_key: str = "crm_account_id"
     past_due_grace_days: int = Field(14, ge=0)
     event_retention_days: int = 30
+    #: a full listing of invoices/subscriptions is read as this many time windows at once
+    parallel_listings: int = Field(4, ge=1, le=16)
 
 
 class SyncSettings(EngineModel):

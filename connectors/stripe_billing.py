@@ -30,6 +30,11 @@ Quirks that live here and nowhere else:
   invoice lines name their kind in ``parent.type`` or (older) ``type``.
   When the account's API version rejects the current expansion we fall back to legacy.
 - Lists embed at most one page of invoice lines (``lines.has_more``); the rest is listed.
+- Lists have one order (newest first) and one cursor, so a long listing is a chain of
+  round trips. A full listing of invoices or subscriptions is cut into ``created`` windows
+  read side by side (``parallel_listings``), cut so each holds a like share: the customers
+  listed just before say when billing grew (:func:`window_cuts`). The cursor keeps every
+  window's position.
 - Amounts are integers in the currency's minor unit (none for zero-decimal currencies).
 """
 from __future__ import annotations
@@ -42,7 +47,7 @@ import stripe
 
 from connectors.errors import ConnectorError, InvalidRequest, TransientError, classify, require_credential
 from connectors.identity import Resolver, domain_of
-from connectors.pagination import StartingAfter, paginate
+from connectors.pagination import StartingAfter, paginate, paginate_windows
 from connectors.ratelimit import RateLimiter
 from connectors.retry import Guard, RetryPolicy
 from connectors.settings import StripeSettings
@@ -101,6 +106,7 @@ class StripeSource:
         #: subscription id → invoice id → recurring segments, from this process's invoice listing
         self._history: dict[str, dict[str, list[Segment]]] = {}
         self._history_complete = False
+        self._customer_created: list[int] | None = None   # from a complete customers listing
         self._anchor_at: int | None = None
         self.started = int(time.time())  # our clock: only compared with our own earlier syncs
 
@@ -114,10 +120,13 @@ class StripeSource:
     def _list(self, collection: str, params: dict[str, Any]) -> dict:
         return self._get(f"list {collection}", f"/v1/{collection}", params)
 
-    def _list_page(self, collection: str, after: str | None) -> dict:
+    def _list_page(self, collection: str, after: str | None, window: dict | None = None) -> dict:
         params: dict[str, Any] = {"limit": self.settings.page_size, **LISTS.get(collection, {})}
         if after:
             params["starting_after"] = after
+        bounds = {op: window[op] for op in ("gte", "lt") if window and window.get(op) is not None}
+        if bounds:
+            params["created"] = bounds
         expand = [] if self.legacy else CURRENT_EXPAND.get(collection, [])
         try:
             return self._list(collection, {**params, "expand": expand} if expand else params)
@@ -169,19 +178,44 @@ class StripeSource:
         state = json.loads(cursor) if cursor else {}
         if state.get("done") and self._events_fresh():
             return
-        after = None if state.get("done") else state.get("after")
-        anchor = state["anchor"] if after else self._anchor()
-        if stream.name == "invoices" and after is None:
+        resumed = not state.get("done") and ("windows" in state or "after" in state)
+        anchor = state["anchor"] if resumed else self._anchor()
+        # a cursor written before windows existed holds one listing's position
+        windows = (state.get("windows") or [{"after": state.get("after")}]) if resumed else self._windows(stream.name)
+        if stream.name == "invoices" and not resumed:
             self._history = {}  # a pass from the start: the history it collects is complete at its end
-        for page in paginate(lambda tok: self._list_page(stream.name, tok), StartingAfter(), after):
-            batch = Batch(read=len(page.items), pass_start=page.token is None, last=page.next_token is None)
+        if stream.name == "customers":
+            self._customer_created = None
+        created: list[int] = []
+        open_ = [w for w in windows if not w.get("done")]
+        first = not resumed
+        for n, page in paginate_windows(lambda n, tok: self._list_page(stream.name, tok, open_[n]), StartingAfter(),
+                                        [w.get("after") for w in open_], self.settings.parallel_listings):
+            open_[n].update(after=page.next_token, done=page.next_token is None)
+            done = all(w.get("done") for w in windows)
+            batch = Batch(read=len(page.items), pass_start=first, last=done)
+            first = False
             for obj in page.items:
                 self._apply(stream.name, obj, batch)
-            done = page.next_token is None
-            if done and stream.name == "invoices" and after is None:
-                self._history_complete = True
-            batch.cursor = json.dumps({"done": True, "anchor": anchor} if done else {"after": page.next_token, "anchor": anchor})
+            created.extend(obj.get("created") or 0 for obj in page.items)
+            if done and not resumed:
+                if stream.name == "invoices":
+                    self._history_complete = True
+                if stream.name == "customers":
+                    self._customer_created = created
+            batch.cursor = json.dumps({"done": True, "anchor": anchor} if done else {"windows": windows, "anchor": anchor})
             yield batch
+
+    def _windows(self, collection: str) -> list[dict]:
+        """The ``created`` windows of a full listing: one, unless customers were just listed
+        in full (their creation times say where invoices and subscriptions lie)."""
+        parts = 2 * self.settings.parallel_listings
+        if collection == "customers" or not self._customer_created or parts <= 2:
+            return [{}]
+        cuts = window_cuts(self._customer_created, parts, max(self._anchor(), max(self._customer_created)),
+                           lifetime=collection == "invoices")
+        bounds = [None, *cuts, None]
+        return [{"gte": lo, "lt": hi} for lo, hi in zip(bounds, bounds[1:])][::-1]   # newest first
 
     def _anchor(self) -> int:
         """Creation time (Stripe's clock) of the newest event before a full listing starts:
@@ -281,6 +315,27 @@ class StripeSource:
 
     def close(self) -> None:
         self.session.close()
+
+
+def window_cuts(customer_created: list[int], parts: int, now: int, *, lifetime: bool) -> list[int]:
+    """Times cutting billing history into ``parts`` windows of like size, from when the
+    customers were created: subscriptions start with their customer (equal numbers of
+    customers per window); invoices accrue while a customer lives, so the expected count
+    before ``t`` is Σ (t − created) over customers created before ``t`` (``lifetime``)."""
+    import numpy as np
+
+    born = np.sort(np.asarray(customer_created, dtype=float))
+    if born.size == 0 or parts < 2 or now <= born[0]:
+        return []
+    shares = np.arange(1, parts) / parts
+    if lifetime:   # W(t) rises strictly after the first customer: invert it on a fine grid
+        grid = np.linspace(born[0], now, 1024)
+        before = np.searchsorted(born, grid, side="right")
+        weight = before * grid - np.concatenate([[0.0], np.cumsum(born)])[before]
+        cuts = np.interp(weight[-1] * shares, weight, grid)
+    else:          # the window before born[k] holds the k first customers
+        cuts = born[np.ceil(shares * born.size).astype(int).clip(0, born.size - 1)]
+    return sorted({int(c) for c in cuts if born[0] < c < now})
 
 
 def _id(ref: Any) -> str | None:

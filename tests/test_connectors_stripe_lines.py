@@ -266,3 +266,20 @@ def test_legacy_invoice_shape_gives_the_same_segments():
                 price={"id": "price_1", "product": "prod_1"})
     legacy = {**current, "parent": None, "subscription": "sub_1", "lines": {"data": [line]}}
     assert invoice_segments(legacy) == invoice_segments(current)
+
+
+def test_window_cuts_split_billing_history_into_like_shares():
+    from connectors.stripe_billing import window_cuts
+
+    # subscriptions (count): customers created at 0, 10, 20, 30 → created[lt]=20 holds two of
+    # four; in quarters, lt=10, lt=20, lt=30 hold one each
+    assert window_cuts([0, 10, 20, 30], 2, 40, lifetime=False) == [20]
+    assert window_cuts([0, 10, 20, 30], 4, 40, lifetime=False) == [10, 20, 30]
+    # invoices (lifetime): two customers from t = 0 accrue 2t by t → quarters at 25, 50, 75
+    assert [round(c) for c in window_cuts([0, 0], 4, 100, lifetime=True)] == [25, 50, 75]
+    # customers at 0 and 50, now 100: W(t) = t before 50, 2t − 50 after; W(100) = 150,
+    # half = 75 → 2t − 50 = 75 → t = 62.5 (int → 62)
+    assert window_cuts([0, 50], 2, 100, lifetime=True) == [62]
+    # nothing to split: no customers, or all created now
+    assert window_cuts([], 4, 100, lifetime=True) == []
+    assert window_cuts([100, 100], 4, 100, lifetime=True) == []

@@ -8,6 +8,7 @@ emulator state into an empty store.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,37 @@ def test_records_deleted_at_the_source_are_marked_deleted(quiet_sandbox, book, t
                                       [s, i]).fetchone()[0] for s, i in ids.items()}
     assert flags == {"salesforce": True, "hubspot": True}
     assert report.sources["salesforce"].streams["accounts"].deleted == 1
+
+
+def test_windowed_stripe_listings_store_what_one_listing_stores(quiet_sandbox, tmp_path, monkeypatch):
+    from connectors.stripe_billing import StripeSource
+
+    pages = []   # (collection, first page of a window?, window) of every list request we made
+    original = StripeSource._list_page
+
+    def spy(self, collection, after, window=None):
+        pages.append((collection, after is None, tuple(sorted((window or {}).items()))))
+        return original(self, collection, after, window)
+
+    monkeypatch.setattr(StripeSource, "_list_page", spy)
+    small = {"page_size": 10}
+    with Store(tmp_path / "one.duckdb") as one, Store(tmp_path / "many.duckdb") as many:
+        # the emulator's 25 requests / rolling second spans syncs (each sync paces only itself),
+        # and the tests' retry policy does not wait: start each sync on a fresh second
+        time.sleep(1.1)
+        assert sync(quiet_sandbox, one, tmp_path, stripe={**small, "parallel_listings": 1}).ok
+        serial, pages[:] = list(pages), []
+        time.sleep(1.1)
+        assert sync(quiet_sandbox, many, tmp_path, stripe={**small, "parallel_listings": 3}).ok
+        assert snapshot(many) == snapshot(one)
+    starts = lambda log, c: sum(p[0] == c and p[1] for p in log)  # noqa: E731 - windows listed
+    calls = lambda log, c: sum(p[0] == c for p in log)  # noqa: E731
+    assert [starts(serial, c) for c in ("customers", "invoices", "subscriptions")] == [1, 1, 1]
+    # 2 × 3 windows each for invoices and subscriptions, cut at customer creation times
+    assert [starts(pages, c) for c in ("customers", "invoices", "subscriptions")] == [1, 6, 6]
+    # each window may end on a short page: at most one extra request per window
+    for c in ("invoices", "subscriptions"):
+        assert calls(serial, c) <= calls(pages, c) <= calls(serial, c) + 6 - 1
 
 
 def test_legacy_stripe_shapes_give_the_same_records(book, quiet_sandbox, tmp_path):
