@@ -107,6 +107,7 @@ class StripeSource:
         self._history: dict[str, dict[str, list[Segment]]] = {}
         self._history_complete = False
         self._customer_created: list[int] | None = None   # from a complete customers listing
+        self._listed_fresh: set[str] = set()   # list streams this process read in full from the start
         self._anchor_at: int | None = None
         self.started = int(time.time())  # our clock: only compared with our own earlier syncs
 
@@ -199,6 +200,7 @@ class StripeSource:
                 self._apply(stream.name, obj, batch)
             created.extend(obj.get("created") or 0 for obj in page.items)
             if done and not resumed:
+                self._listed_fresh.add(stream.name)
                 if stream.name == "invoices":
                     self._history_complete = True
                 if stream.name == "customers":
@@ -240,24 +242,42 @@ class StripeSource:
         return min(anchors or [0])
 
     def _events(self, state: dict | None) -> Iterator[Batch]:
+        """Events since the cursor (less the lookback), oldest first. Skipped: events this
+        stream applied before (re-read by the lookback; their ids ride in the cursor) and,
+        right after complete listings in this process, events no newer than the listings'
+        anchor (the listings already reflect them)."""
         base = self._events_since(state)
         since = base - self.settings.lookback_minutes * 60
+        fresh = state is not None and self._events_fresh()
+        applied = set(state.get("seen") or []) if fresh else set()
+        reflected = base if not fresh and self._listed_fresh >= set(LISTS) else None
         params = {"types": EVENT_TYPES, "created": {"gte": since}, "limit": self.settings.page_size}
         events: list[dict] = []
         for page in paginate(lambda tok: self._list("events", {**params, **({"starting_after": tok} if tok else {})}),
                              StartingAfter()):
             events.extend(page.items)
         events.reverse()  # Stripe lists newest first; apply oldest first
+        newest = max((e["created"] for e in events), default=base)
+        seen = sorted(e["id"] for e in events if e["created"] >= newest - self.settings.lookback_minutes * 60)
+        todo = [e for e in events if e["id"] not in applied and (reflected is None or e["created"] > reflected)]
         size = self.settings.page_size
-        chunks = [events[i:i + size] for i in range(0, len(events), size)] or [[]]
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)] or [[]]
         for n, chunk in enumerate(chunks):
-            batch = Batch(read=len(chunk), last=n == len(chunks) - 1)
+            last = n == len(chunks) - 1
+            batch = Batch(read=len(chunk) + (len(events) - len(todo) if last else 0), last=last)
             touched: dict[str, dict | None] = {}
             for event in _latest_per_object(chunk):
                 self._apply_event(event, batch, touched)
             for sub_id, snapshot in touched.items():
                 self._apply("subscriptions", snapshot or self._subscription(sub_id), batch)
-            batch.cursor = json.dumps({"since": chunk[-1]["created"] if chunk else base, "at": self.started})
+            # until the last chunk commits, the next sync starts over at the same place
+            if last:
+                batch.cursor = json.dumps({"since": newest, "at": self.started, "seen": seen})
+            else:
+                upto = chunk[-1]["created"]
+                done = applied | {e["id"] for c in chunks[:n + 1] for e in c}
+                batch.cursor = json.dumps({"since": upto, "at": self.started, "seen": sorted(
+                    e["id"] for e in events if e["id"] in done and e["created"] >= upto - self.settings.lookback_minutes * 60)})
             yield batch
 
     # -- records -----------------------------------------------------------------
