@@ -78,6 +78,9 @@ def import_cmd(ctx: click.Context, directory: Path, max_errors: int) -> None:
     project = load_context(ctx)
     with project.store() as store:
         report = import_dir(store, directory, project.config.revenue.settings(), max_errors=max_errors)
+    if report.unchanged:
+        click.echo(f"{directory}: the same files as the last import (SHA-256 match); nothing to store")
+        return
     table = Table("file", "new", "updated", "unchanged", "deleted", title=f"imported {directory}")
     for kind, res in report.results.items():
         table.add_row(report.files[kind].name, str(res.new), str(res.updated), str(res.unchanged), str(res.deleted))
