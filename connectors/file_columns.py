@@ -47,7 +47,7 @@ def _dates(s: pd.Series, rows, column, timestamp: bool) -> tuple[pd.Series, list
     if pd.api.types.is_datetime64_any_dtype(s):
         parsed = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         return (parsed if timestamp else parsed.dt.date).astype(object).where(parsed.notna(), None), []
-    if s.dtype == object and s.dropna().map(lambda v: hasattr(v, "year")).all() and s.notna().any():
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("date", "datetime"):
         return s.where(s.notna(), None), []
     text = _text(s)
     if timestamp:
@@ -129,7 +129,7 @@ def _parse_column(s: pd.Series, kind: RecordKind, column: str, rows: pd.Series):
     text = _text(s)
     if column in kind.currency_columns:
         text = text.str.upper()
-    return text.astype(object).where(text.notna(), None), []
+    return text, []   # Arrow-backed strings, NA for empty: millions of rows stay compact
 
 
 def _missing(values: pd.Series, original: pd.Series, rows: pd.Series, column: str) -> list[ColumnProblem]:

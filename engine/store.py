@@ -68,14 +68,17 @@ def default_path(project_dir: Path) -> Path:
 class Store:
     """A DuckDB store. Use as a context manager or call :meth:`close`."""
 
-    def __init__(self, path: Path | str, *, read_only: bool = False):
+    def __init__(self, path: Path | str, *, read_only: bool = False, memory_limit: str | None = None):
+        """``memory_limit`` caps DuckDB's memory (e.g. ``"4GB"``; larger work spills to
+        disk); by default DuckDB may use 80% of the machine's memory."""
         self.path = Path(path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise StoreError(f"no store at {self.path}: run `nrr import` or `nrr sync` first")
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            config = {"memory_limit": memory_limit} if memory_limit else {}
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             raise StoreError(
                 f"cannot open store {self.path}: {exc}. Another nrr process may be writing to it."

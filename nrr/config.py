@@ -12,12 +12,13 @@ Unknown top-level tables are errors too, so a typo never silently does nothing.
 from __future__ import annotations
 
 import importlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from engine.settings import EngineModel, RevenueSettings
 from nrr.errors import ConfigError
@@ -35,10 +36,20 @@ class RevenueConfig(RevenueSettings):
 
 
 class ProjectSection(EngineModel):
-    """[project]: names used in reports and the CLI."""
+    """[project]: names used in reports and the CLI, and ``memory_limit``: the most memory
+    the store may use (``"4GB"``; work beyond it spills to disk). Unset, it may use 80% of
+    the machine's memory — cap it where the daily job shares a server."""
 
     name: str = "My Company"
     timezone: str = "UTC"
+    memory_limit: str | None = None
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", v):
+            raise ValueError('expected a size such as "4GB" or "512MB"')
+        return v
 
 
 class FilesSource(EngineModel):

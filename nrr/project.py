@@ -114,7 +114,7 @@ class ProjectContext:
         return self._config
 
     def store(self, *, read_only: bool = False) -> Store:
-        return Store(self.store_path, read_only=read_only)
+        return Store(self.store_path, read_only=read_only, memory_limit=self.config.project.memory_limit)
 
     def credentials(self, source: str) -> dict[str, Any]:
         """Resolved credentials for one source (secrets: never print these)."""

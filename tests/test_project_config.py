@@ -74,6 +74,7 @@ def test_project_found_from_flag_env_and_parents(tmp_path, monkeypatch):
         ("[reportz]\n", "unknown table [reportz]"),
         ("[sources.quickbooks]\nenabled = true\n", "unknown source [sources.quickbooks]"),
         ("[revenue\n", "not valid TOML"),
+        ("[project]\nmemory_limit = 'lots'\n", 'nrr.toml: project.memory_limit: Value error, expected a size such as "4GB"'),
     ],
 )
 def test_config_errors_name_file_key_and_expectation(tmp_path, toml, fragment):
@@ -150,3 +151,13 @@ def test_every_command_has_help_with_an_example():
         assert cmd.help and len(cmd.help) > 20, f"nrr {' '.join(path)} has no help text"
         if not isinstance(cmd, click.Group):
             assert "Example" in result.output, f"nrr {' '.join(path)} --help shows no example"
+
+
+def test_memory_limit_caps_the_store(tmp_path):
+    from nrr.project import ProjectContext, init_project
+
+    init_project(tmp_path)
+    (tmp_path / "nrr.toml").write_text('[project]\nmemory_limit = "1GB"\n')
+    with ProjectContext(tmp_path).store() as store:
+        # DuckDB reports the cap in binary units: 1 GB = 10^9 bytes = 953.6 MiB
+        assert store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"

@@ -7,6 +7,7 @@ HTTP requests reached the emulator.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pandas as pd
 import pytest
@@ -229,15 +230,26 @@ def test_target_whose_sync_failed_is_skipped_without_requests(sb, book, fields_r
 
 
 def test_current_values_read_incrementally(sb, book, fields_ready, tmp_path):
+    from simple_salesforce import Salesforce
+
+    from connectors.sync import TrustedSession
+
     cfg = sources(sb)
     cfg["salesforce"]["lookback_minutes"] = 0   # earlier tests wrote every record seconds ago
+    # one account modified a second after everything else: the newest SystemModstamp is its own
+    time.sleep(1.1)
+    c = sb.credentials["salesforce"]
+    Salesforce(session_id=c["session_id"], instance_url=c["instance_url"], session=TrustedSession(sb.ca_path),
+               version="60.0").Account.update(id_for_key("Account", live_accounts(book)["account_id"].iloc[0]),
+                                              {"Name": "Renamed"})
     with make_store(tmp_path / "s.duckdb", book) as store:
         client = open_crm("salesforce", cfg, fields_ready, sb.credentials["salesforce"], NO_WAIT)
         first = read_current(store, client, fields_ready.salesforce)
         second = read_current(store, client, fields_ready.salesforce)
         client.close()
     assert first == len(live_accounts(book))   # query (not queryAll): deleted accounts are not read
-    assert second < first   # only records modified since the first read's high-water mark
+    # only records modified at or after the first read's high-water mark: the renamed account
+    assert second == 1
 
 
 def test_only_mapped_fields_are_written(sb, book, fields_ready, tmp_path):
