@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,31 @@ def test_ics_one_event_per_milestone_with_stable_uids(rendered, tmp_path):
     # a later export of the same book keeps the UIDs (calendar clients update instead of duplicating)
     from reports.ics import milestone_uid
     assert str(e60["UID"]) == milestone_uid("E", dt.date(2026, 8, 1), 60)
+
+
+def test_ics_text_survives_escaping_and_folding():
+    from types import SimpleNamespace as NS
+
+    from reports.ics import calendar, milestone_event
+
+    # a name with every character TEXT escapes, and multi-byte letters long enough to be folded
+    name = 'Ærøskøbing Søfart; "Nord", Vest \\ Øst — ' + "ü" * 60
+    m = NS(account_id="ACC-Ø1", name=name, action="Kick-off, review; sign", owner="CSM", days_before=90,
+           renewal_date=dt.date(2027, 1, 31), date=dt.date(2026, 11, 2), status="due")
+    r = NS(owner="Zoë Ng", arr=Decimal("1234.5"), expected_arr=Decimal("1000"), rag="amber")
+    stamp = dt.datetime(2026, 11, 15, tzinfo=dt.timezone.utc)
+    raw = calendar(f"{name} renewals", [milestone_event(m, r, "EUR", stamp)]).encode("utf-8")
+    assert all(len(line) <= 75 for line in raw.split(b"\r\n"))   # octets per physical line
+    cal = Calendar.from_ical(raw)
+    assert str(cal["X-WR-CALNAME"]) == f"{name} renewals"   # a non-standard property: written as is
+    (ev,) = cal.walk("VEVENT")
+    assert str(ev["SUMMARY"]) == f"{name}: Kick-off, review; sign (90 d before renewal)"
+    assert str(ev["DESCRIPTION"]).split("\n")[:3] == [f"Account: {name} (ACC-Ø1)", "Action: Kick-off, review; sign",
+                                                       "Action owner: CSM"]
+    assert ev.decoded("DTSTART") == dt.date(2026, 11, 2) and ev.decoded("DTEND") == dt.date(2026, 11, 3)
+    assert ev.decoded("DTSTAMP") == stamp
+    # SEQUENCE: days from the 180-day mark (2026-08-04) to the export date (2026-11-15) = 27 + 30 + 31 + 15 = 103
+    assert int(ev["SEQUENCE"]) == 103 and str(ev["CATEGORIES"].cats[0]) == "renewal-amber"
 
 
 def test_restricted_fetcher_blocks_outside_files(tmp_path):
