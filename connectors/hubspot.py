@@ -45,7 +45,7 @@ from connectors.pagination import AfterCursor, IdFloor, paginate
 from connectors.ratelimit import RateLimiter
 from connectors.retry import Guard, RetryPolicy
 from connectors.settings import HubSpotSettings
-from connectors.sync import Batch, Stream
+from connectors.batch import Batch, Stream
 from engine.store import utcnow
 
 SOURCE = "hubspot"

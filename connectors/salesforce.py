@@ -41,7 +41,8 @@ from connectors.pagination import NextUrl, paginate
 from connectors.ratelimit import RateLimiter
 from connectors.retry import Guard, RetryPolicy
 from connectors.settings import SalesforceSettings
-from connectors.sync import Batch, Stream, TrustedSession
+from connectors.batch import Batch, Stream
+from connectors.sync import TrustedSession
 from engine.store import utcnow
 
 SOURCE = "salesforce"

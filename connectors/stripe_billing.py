@@ -53,7 +53,8 @@ from connectors.retry import Guard, RetryPolicy
 from connectors.settings import StripeSettings
 from connectors.stripe_lines import (
     Segment, _day, invoice_segments, invoice_subscription, major, subscription_history)
-from connectors.sync import Batch, Stream, TrustedSession
+from connectors.batch import Batch, Stream
+from connectors.sync import TrustedSession
 from engine.store import utcnow
 
 SOURCE = "stripe"

@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from connectors.sync import Batch, commit_batch
+from connectors.batch import Batch
+from connectors.sync import commit_batch
 from engine.store import Store
 
 
