@@ -129,7 +129,8 @@ def reports_step(state: RunState) -> dict[str, Any]:
     cfg = state.project.config
     requests = {k: v for k, v in cfg.run.reports.model_dump().items() if v}
     out = state.project.dir / cfg.reports.output_dir
-    written = render_reports(state.store, cfg, state.as_of, requests, out, days=cfg.run.renewal_days)
+    written = render_reports(state.store, cfg, state.as_of, requests, out, days=cfg.run.renewal_days,
+                             timeline=state.outputs.get("renewals"))
     return {name: [p.name for p in paths] for name, paths in written.items()}
 
 

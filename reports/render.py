@@ -76,12 +76,14 @@ RENDERERS: dict[str, Callable[..., list[Path]]] = {"board": _board, "playbook": 
 
 def render_reports(store, config, as_of: dt.date, requests: dict[str, list[str]], out_dir: Path, *,
                    quarter: str | Period | None = None, owner: str | None = None, days: int | None = None,
-                   created: dt.datetime | None = None) -> dict[str, list[Path]]:
+                   created: dt.datetime | None = None, timeline: Any = None) -> dict[str, list[Path]]:
     """Render each requested report (board | playbook | renewals) in its formats into ``out_dir``.
 
     ``quarter`` (board; default the last full quarter before ``as_of``), ``owner``
     (playbook: only that owner's accounts), ``days`` (renewals horizon; default
     [run].renewal_days). ``created`` is the generation time written to file metadata.
+    ``timeline``: the renewal timeline already computed from this store as of ``as_of``
+    (reused when it covers the horizon asked for).
     """
     from reports.context.data import ReportInputs
 
@@ -89,6 +91,8 @@ def render_reports(store, config, as_of: dt.date, requests: dict[str, list[str]]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = ReportInputs(store, config, as_of)
+    if timeline is not None:
+        data.use_timeline(timeline)
     opts = {"quarter": quarter, "owner": owner, "days": days, "created": created or utcnow()}
     written: dict[str, list[Path]] = {}
     for report, formats in requests.items():

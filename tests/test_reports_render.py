@@ -245,3 +245,31 @@ def test_branding_logo_in_pdf_and_docx(tmp_path):
     with pytest.raises(ReportConfigError, match="reports.branding.logo: branding/nope.png not found"):
         render_reports(store, missing, AS_OF, {"renewals": ["pdf"]}, tmp_path / "out", days=60)
     store.close()
+
+
+def test_a_timeline_handed_over_is_used_and_cut_to_the_horizon(tmp_path):
+    from engine.renewals import RenewalTimeline
+
+    store = make_book(tmp_path, NAMES)
+    config = make_config(tmp_path)
+    computed = ReportInputs(store, config, AS_OF).timeline(90)
+    own = render_reports(store, config, AS_OF, {"renewals": ["csv"]}, tmp_path / "own", days=60)["renewals"][0]
+    given = render_reports(store, config, AS_OF, {"renewals": ["csv"]}, tmp_path / "given", days=60,
+                           timeline=computed)["renewals"][0]
+    # the 90-day timeline cut to 60 days gives the same export as computing 60 days
+    assert given.read_bytes() == own.read_bytes()
+    # and it is the timeline handed over that is used: drop one renewal from it, the export loses that row
+    first = computed.renewals.iloc[0]
+    fewer = RenewalTimeline(computed.as_of, computed.days, computed.renewals.iloc[1:].reset_index(drop=True),
+                            computed.milestones, computed.outlook)
+    out = render_reports(store, config, AS_OF, {"renewals": ["csv"]}, tmp_path / "fewer", days=60,
+                         timeline=fewer)["renewals"][0]
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert len(rows) == len(list(csv.DictReader(own.open(encoding="utf-8-sig")))) - 1
+    assert first["account_id"] not in {r["Account ID"] for r in rows} or \
+        sum(r["Account ID"] == first["account_id"] for r in rows) < \
+        sum(r["Account ID"] == first["account_id"] for r in csv.DictReader(own.open(encoding="utf-8-sig")))
+    with pytest.raises(ValueError, match="as of"):
+        render_reports(store, config, AS_OF - dt.timedelta(days=1), {"renewals": ["csv"]}, tmp_path / "x", days=60,
+                       timeline=computed)
+    store.close()

@@ -127,6 +127,13 @@ class ReportInputs:
         m = full.milestones[[d <= last for d in full.milestones["renewal_date"]]].reset_index(drop=True)
         return RenewalTimeline(self.as_of, days, r, m, outlook(r, self.config.renewals.outlook_windows, days))
 
+    def use_timeline(self, timeline) -> None:
+        """Take a timeline already computed from this store on this as-of date (the run's
+        renewals step), so the reports do not compute it again."""
+        if timeline.as_of != self.as_of:
+            raise ValueError(f"timeline is as of {timeline.as_of}, the reports as of {self.as_of}")
+        self._cache["timeline"] = timeline
+
     def _compute_timeline(self, days: int):
         from engine.renewals import RenewalDataError, renewal_timeline
 
