@@ -63,7 +63,8 @@ def write_playbook_docx(ctx: PlaybookContext, out: Path, *, created: dt.datetime
             continue
         w.table(["Account", "Owner", "ARR", "Score", "30 d", "Due", "Why"],
                 [(a.name, a.owner, f.money(a.arr, cur) if a.arr else "–", f.score(a.score), f.signed(a.delta_30),
-                  f.date(a.due_date), a.reason) for a in g.accounts], numeric=(2, 3, 4))
+                  f.date(a.due_date), a.reason) for a in g.accounts], numeric=(2, 3, 4),
+                widths=(32, 26, 20, 13, 12, 22, 53))   # the reason gets the room
     for o in ctx.owners:
         w.heading(o.owner, new_page=True)
         w.para(f"{o.count} account{'s' if o.count != 1 else ''} to act on, as of {f.date(ctx.as_of)}.")
@@ -84,7 +85,8 @@ def _renewal_block(w: DocWriter, r, cur: str) -> None:
         w.para("R/A/G: " + "; ".join(r.rag_reasons), size=7.5)
     if r.milestones:
         w.table(["Milestone", "Date", "Action", "Owner", "Status"],
-                [(f"{m.days_before} days", f.date(m.date), m.action, m.owner, m.status) for m in r.milestones])
+                [(f"{m.days_before} days", f.date(m.date), m.action, m.owner, m.status) for m in r.milestones],
+                widths=(22, 26, 70, 36, 24))
 
 
 def write_renewals_docx(ctx: RenewalsContext, out: Path, *, created: dt.datetime | None = None) -> None:

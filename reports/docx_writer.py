@@ -152,7 +152,10 @@ class DocWriter:
                            bold=total_last and r == len(rows) - 1)
                 if (r, i) in fills:
                     shade(row.cells[i], fills[(r, i)])
-        if widths:
+        if widths:   # millimetres per column; the text width is 178 mm
+            t.autofit = False
+            for i, w in enumerate(widths):   # the grid (LibreOffice reads it) and each cell (Word does)
+                t.columns[i].width = Mm(w)
             for row in t.rows:
                 for i, w in enumerate(widths):
                     row.cells[i].width = Mm(w)

@@ -273,3 +273,17 @@ def test_a_timeline_handed_over_is_used_and_cut_to_the_horizon(tmp_path):
         render_reports(store, config, AS_OF - dt.timedelta(days=1), {"renewals": ["csv"]}, tmp_path / "x", days=60,
                        timeline=computed)
     store.close()
+
+
+def test_docx_list_tables_give_the_text_columns_the_room(rendered):
+    from docx.shared import Mm
+
+    def grid(doc, first_header):
+        table = next(t for t in doc.tables if t.rows[0].cells[0].text == first_header)
+        return [round(c.width / Mm(1)) for c in table.columns]
+
+    # widths in mm of a 178 mm text width (210 mm A4 less two 16 mm margins)
+    playbook = Document(str(_file(rendered, "playbook", ".docx")))
+    assert grid(playbook, "Account") == [32, 26, 20, 13, 12, 22, 53]
+    renewals = Document(str(_file(rendered, "renewals", ".docx")))
+    assert grid(renewals, "Milestone") == [22, 26, 70, 36, 24]
