@@ -121,3 +121,25 @@ def sync_resume(sb, store, tmp):
     from test_sync_sandbox import NO_WAIT
 
     return sync_sources(store, small_pages(sb), sb.credentials, progress=False, project_dir=tmp, policy=NO_WAIT)
+
+
+def test_quota_spent_inside_windowed_listings_resumes_every_window(quiet_sandbox, baseline, faults, tmp_path):
+    import time
+
+    small = {"page_size": 10, "parallel_listings": 3}
+    with Store(tmp_path / "s.duckdb") as store:
+        assert sync(quiet_sandbox, store, tmp_path, only="salesforce").ok   # the accounts Stripe links to
+        # Stripe's budget: anchor + 4 customer pages + 7 requests into the six invoice windows
+        time.sleep(1.1)   # a fresh second for the emulator's 25 / s window (the tests' retries do not wait)
+        faults(FaultConfig(request_budget=12), names=("stripe",))
+        first = sync(quiet_sandbox, store, tmp_path, only="stripe", stripe=small)
+        cursor = json.loads(store.get_cursor("stripe", "invoices"))
+        faults(FaultConfig(), names=("stripe",))
+        time.sleep(1.1)
+        second = sync(quiet_sandbox, store, tmp_path, only="stripe", stripe=small)
+        assert snapshot(store, "stripe") == baseline["stripe"]
+    assert not first.sources["stripe"].ok and "resumes where it stopped" in first.sources["stripe"].error
+    # stopped inside the windowed listing: some windows done or part-read, their positions kept
+    assert len(cursor["windows"]) == 6 and not all(w.get("done") for w in cursor["windows"])
+    assert any(w.get("after") or w.get("done") for w in cursor["windows"])
+    assert second.ok
