@@ -271,7 +271,7 @@ class StripeSource:
                 self._apply_event(event, batch, touched)
             for sub_id, snapshot in touched.items():
                 self._apply("subscriptions", snapshot or self._subscription(sub_id), batch)
-            # until the last chunk commits, the next sync starts over at the same place
+            # a pass cut short resumes after the last committed chunk, skipping what it applied
             if last:
                 batch.cursor = json.dumps({"since": newest, "at": self.started, "seen": seen})
             else:
