@@ -106,6 +106,18 @@ def paginate(fetch: Callable[[str | None], Any], paginator: Paginator, start: st
         token = nxt
 
 
+def put_unless_stopped(out: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    """Hand ``item`` to a bounded queue's consumer, giving up (False) once ``stop`` is set,
+    so a reader thread never blocks forever on a consumer that has gone."""
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def paginate_windows(fetch: Callable[[int, str | None], Any], paginator: Paginator, starts: list[str | None],
                      workers: int) -> Iterator[tuple[int, Page]]:
     """Page through several independent listings (windows) at once: window ``i`` is
@@ -123,13 +135,7 @@ def paginate_windows(fetch: Callable[[int, str | None], Any], paginator: Paginat
     done_marker = object()
 
     def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(out, item, stop)
 
     def work() -> None:
         try:

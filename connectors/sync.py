@@ -37,6 +37,7 @@ import requests
 
 from connectors.batch import Batch, Stream
 from connectors.errors import ConnectorError, QuotaExhausted
+from connectors.pagination import put_unless_stopped
 from connectors.identity import Resolver, read_links_file, relink, write_links
 from connectors.retry import CallStats, RetryPolicy
 from connectors.settings import SourceSettings, SyncSettings, source_settings
@@ -206,13 +207,7 @@ _DONE = object()
 def _produce(conn: Connector, stream: Stream, cursor: str | None, out: queue.Queue, stop: threading.Event) -> None:
     """Read one stream's pages on a thread; hand each page (or the error) to the committer."""
     def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                out.put((stream, item), timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(out, (stream, item), stop)
 
     try:
         for batch in conn.read(stream, cursor):
