@@ -120,8 +120,8 @@ class HubSpotSource:
             extra["ssl_ca_cert"] = str(settings.ca_bundle)
         self.client = HubSpot(access_token=token, **extra)
         window = settings.rate_window_seconds
-        limiter = RateLimiter(int(settings.rate_limit * window), window, clock=policy.monotonic, sleep=policy.sleep) \
-            if settings.rate_limit else RateLimiter(None)
+        limiter = RateLimiter.shared((SOURCE, settings.base_url), int(settings.rate_limit * window) if settings.rate_limit
+                                     else None, window, clock=policy.monotonic, sleep=policy.sleep)
         self.guard = Guard(SOURCE, translate, policy, limiter)
         self.stats = self.guard.stats
         self._roles: dict[str, dict] = {}

@@ -39,13 +39,25 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     @classmethod
-    def per_second(cls, rate: float | None, **kw) -> "RateLimiter":
+    def shared(cls, account: tuple, max_calls: int | None, period: float = 1.0, **kw) -> "RateLimiter":
+        """The one limiter of a vendor account in this process (``account``: source and base
+        URL). The vendor counts every request we send it, so a sync followed by a write-back,
+        or two syncs in a row, must share one window rather than each start an empty one."""
+        if max_calls is None:
+            return cls(None, **kw)
+        key = (account, max_calls, period, kw.get("clock", time.monotonic), kw.get("sleep", time.sleep))
+        with _SHARED_LOCK:
+            if key not in _SHARED:
+                _SHARED[key] = cls(max_calls, period, **kw)
+            return _SHARED[key]
+
+    @classmethod
+    def per_second(cls, rate: float | None, *, account: tuple | None = None, **kw) -> "RateLimiter":
         """A limiter from a plain calls-per-second setting (None = unlimited)."""
         if rate is None:
             return cls(None, **kw)
-        if rate >= 1:
-            return cls(int(rate), 1.0, **kw)
-        return cls(1, 1.0 / rate, **kw)
+        calls, period = (int(rate), 1.0) if rate >= 1 else (1, 1.0 / rate)
+        return cls.shared(account, calls, period, **kw) if account else cls(calls, period, **kw)
 
     def acquire(self) -> None:
         if self.max_calls is None:
@@ -61,3 +73,7 @@ class RateLimiter:
                 wait = self.period - (now - self._starts[0])
                 self.waited += wait
                 self.sleep(wait)
+
+
+_SHARED: dict[tuple, RateLimiter] = {}
+_SHARED_LOCK = threading.Lock()

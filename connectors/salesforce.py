@@ -118,7 +118,8 @@ class SalesforceSource:
         self.streams = tuple(STREAMS[k][0] for k in wanted)
         self.session = TrustedSession(settings.ca_bundle, timeout=settings.timeout_seconds)
         can_login = bool(credentials.get("password") or credentials.get("consumer_secret"))
-        limiter = RateLimiter.per_second(settings.rate_limit, clock=policy.monotonic, sleep=policy.sleep)
+        limiter = RateLimiter.per_second(settings.rate_limit, account=(SOURCE, settings.base_url),
+                                         clock=policy.monotonic, sleep=policy.sleep)
         self.guard = Guard(SOURCE, translate, policy, limiter, reauth=self._login if can_login else None)
         self.stats = self.guard.stats
         self.sf: Salesforce | None = None

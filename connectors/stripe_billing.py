@@ -100,7 +100,8 @@ class StripeSource:
         http = stripe.RequestsClient(timeout=settings.timeout_seconds, session=self.session)
         base = {"api": settings.base_url.rstrip("/")} if settings.base_url else None
         self.client = stripe.StripeClient(key, base_addresses=base, http_client=http, max_network_retries=0)
-        limiter = RateLimiter.per_second(settings.rate_limit, clock=policy.monotonic, sleep=policy.sleep)
+        limiter = RateLimiter.per_second(settings.rate_limit, account=(SOURCE, settings.base_url),
+                                         clock=policy.monotonic, sleep=policy.sleep)
         self.guard = Guard(SOURCE, translate, policy, limiter)
         self.stats = self.guard.stats
         self.legacy = False

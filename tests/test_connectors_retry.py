@@ -178,3 +178,23 @@ def test_links_file_errors_name_the_row(tmp_path):
         read_links_file(path)
     path.write_text("source,source_id,account_id\nstripe, cus_1 ,ACC-1\n")
     assert read_links_file(path) == {("stripe", "cus_1"): "ACC-1"}
+
+
+def test_clients_of_one_vendor_account_share_its_rate_window():
+    now = [100.0]
+    waits = []
+
+    def sleep(s):
+        waits.append(s)
+        now[0] += s
+
+    clock = lambda: now[0]  # noqa: E731
+    sync_client = RateLimiter.shared(("stripe", "https://test.invalid"), 2, 1.0, clock=clock, sleep=sleep, margin=0)
+    later_client = RateLimiter.shared(("stripe", "https://test.invalid"), 2, 1.0, clock=clock, sleep=sleep, margin=0)
+    other_account = RateLimiter.shared(("stripe", "https://other.invalid"), 2, 1.0, clock=clock, sleep=sleep, margin=0)
+    sync_client.acquire()
+    sync_client.acquire()
+    other_account.acquire()          # another account's window is its own: no wait
+    assert waits == []
+    later_client.acquire()           # the third call in the same second waits for the first to age out
+    assert later_client is sync_client and waits == [1.0]
