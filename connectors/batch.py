@@ -29,6 +29,8 @@ class Batch:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (vendor record id, reason)
     links: list[Link] = field(default_factory=list)
     patches: dict[str, dict[str, dict]] = field(default_factory=dict)  # kind → source_id → columns to set
+    values: list[tuple[str, dict]] = field(default_factory=list)   # write-back current values (ValuesRead.row)
+    values_cursor: str | None = None   # the write-back's read cursor once a pass with values is complete
     read: int = 0
     pass_start: bool = False   # first page of a complete pass (enables the sweep)
     last: bool = False         # last page of the pass
@@ -67,6 +69,8 @@ class Batch:
         for target, source in ((self.deletes, later.deletes), (self.replace, later.replace)):
             for kind, ids in source.items():
                 target.setdefault(kind, []).extend(ids)
+        self.values.extend(later.values)
+        self.values_cursor = later.values_cursor or self.values_cursor
         self.skipped.extend(later.skipped)
         self.links.extend(later.links)
         self.read += later.read

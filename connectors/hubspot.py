@@ -46,6 +46,7 @@ from connectors.ratelimit import RateLimiter
 from connectors.retry import Guard, RetryPolicy
 from connectors.settings import HubSpotSettings
 from connectors.batch import Batch, Stream
+from connectors.writeback import ValuesRead
 from engine.store import utcnow
 
 SOURCE = "hubspot"
@@ -129,6 +130,9 @@ class HubSpotSource:
         self._seen_deals: dict[str, dict] = {}             # deals on this run's search pages
         self._deal_company: dict[str, str] = {}            # deal → company, on a first pass
         self._deals_first_pass = False
+        self.values: ValuesRead | None = None   # write-back properties to read with the companies (set by the sync)
+        self.values_read: int | None = None
+        self._riding: ValuesRead | None = None
 
     # -- calls ---------------------------------------------------------------------
     def call(self, what: str, fn) -> dict:
@@ -150,7 +154,8 @@ class HubSpotSource:
         if stream == "contacts":
             return ["email", "hs_buying_role", "associatedcompanyid", "lastmodifieddate"]
         mapped = [p for p in getattr(self.map, MAPPING[stream]).values() if p]
-        return list(dict.fromkeys(["hs_lastmodifieddate", *mapped]))
+        extra = self._riding.fields() if stream == "companies" and self._riding else []
+        return list(dict.fromkeys(["hs_lastmodifieddate", *mapped, *extra]))
 
     def _search(self, stream: str, since: int | None, floor: int) -> dict:
         filters = [{"propertyName": "hs_object_id", "operator": "GT", "value": str(floor)}]
@@ -214,6 +219,9 @@ class HubSpotSource:
             state, self._deals_first_pass = {"since": None, "floor": 0, "high": None}, True
         since = state["since"] - self.settings.lookback_minutes * 60_000 if state["since"] is not None else None
         high = state.get("high")
+        # the write-back's read rides along on a pass that starts here, no later than where it stopped
+        ride = self.values if stream.name == "companies" and not state["floor"] else None
+        self._riding = ride if ride and (since is None or since <= int(ride.since)) else None
         for page in paginate(lambda tok: self._search(stream.name, since, int(tok or state["floor"])), IdFloor()):
             batch = Batch(read=len(page.items))
             self._apply(stream.name, page.items, batch)
@@ -222,6 +230,8 @@ class HubSpotSource:
             floor = page.next_token
             batch.cursor = json.dumps({"since": state["since"], "floor": int(floor), "high": high} if floor
                                       else {"since": high if high is not None else state["since"], "floor": 0, "high": None})
+            if self._riding is not None:
+                self._ride_along(page.items, batch, high if floor is None else None)
             if floor is None and stream.name == "deals" and self._deals_first_pass:
                 self._all_company_lines(batch)
             if floor is None and stream.name != "contacts":
@@ -229,6 +239,15 @@ class HubSpotSource:
                 yield from self._deletes(stream.name)
                 return
             yield batch
+
+    def _ride_along(self, items: list[dict], batch: Batch, pass_high: int | None) -> None:
+        """The write-back's current values of this page's companies; with the pass's
+        largest stamp on its last page, the write-back's read cursor."""
+        ride = self._riding
+        batch.values = [ride.row(str(r["id"]), r["properties"]) for r in items]
+        self.values_read = (self.values_read or 0) + len(batch.values)
+        if pass_high is not None or not items:
+            batch.values_cursor = ride.cursor(str(max(int(ride.since), pass_high or 0)))
 
     def _deletes(self, stream: str) -> Iterator[Batch]:
         kinds = {"companies": ["accounts"], "deals": ["contracts", "churn_reasons"], "tickets": ["tickets"]}[stream]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator
 
@@ -35,7 +36,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
-from connectors.errors import AuthFailed, ConnectorError, RateLimited, TransientError, classify
+from connectors.errors import AuthFailed, ConnectorError, MissingField, RateLimited, TransientError, classify
 from connectors.identity import Resolver, domain_of
 from connectors.pagination import NextUrl, paginate
 from connectors.ratelimit import RateLimiter
@@ -43,7 +44,10 @@ from connectors.retry import Guard, RetryPolicy
 from connectors.settings import SalesforceSettings
 from connectors.batch import Batch, Stream
 from connectors.sync import TrustedSession
+from connectors.writeback import ValuesRead
 from engine.store import utcnow
+
+log = logging.getLogger("nrr.sync")
 
 SOURCE = "salesforce"
 STREAMS = {
@@ -123,6 +127,8 @@ class SalesforceSource:
         self.guard = Guard(SOURCE, translate, policy, limiter, reauth=self._login if can_login else None)
         self.stats = self.guard.stats
         self.sf: Salesforce | None = None
+        self.values: ValuesRead | None = None   # write-back fields to read with the accounts (set by the sync)
+        self.values_read: int | None = None
         self.guard.call("login", self._login)
 
     def _login(self) -> None:
@@ -142,28 +148,47 @@ class SalesforceSource:
                                  "under [salesforce] in credentials.toml")
 
     # -- reading -------------------------------------------------------------------
-    def soql(self, stream: str, since: str | None) -> str:
+    def _start(self, since: str | None) -> dt.datetime | None:
+        return dt.datetime.fromisoformat(since) - dt.timedelta(minutes=self.settings.lookback_minutes) if since else None
+
+    def soql(self, stream: str, since: str | None, extra: list[str] = ()) -> str:
         _, obj, group = STREAMS[stream]
         mapped = [f for f in getattr(self.map, group).values() if f]
-        fields = list(dict.fromkeys([*SYSTEM_FIELDS, *([] if stream == "accounts" else ["AccountId"]), *mapped]))
-        where = ""
-        if since:
-            start = dt.datetime.fromisoformat(since) - dt.timedelta(minutes=self.settings.lookback_minutes)
-            where = f" WHERE SystemModstamp >= {start:%Y-%m-%dT%H:%M:%S}Z"
+        fields = list(dict.fromkeys([*SYSTEM_FIELDS, *([] if stream == "accounts" else ["AccountId"]), *mapped,
+                                     *extra]))
+        start = self._start(since)
+        where = f" WHERE SystemModstamp >= {start:%Y-%m-%dT%H:%M:%S}Z" if start else ""
         return f"SELECT {', '.join(fields)} FROM {obj}{where} ORDER BY SystemModstamp, Id"
 
-    def _fetch(self, stream: str, since: str | None, token: str | None) -> dict:
-        if token is None:
-            query = self.soql(stream, since)
-            return self.guard.call(f"query {STREAMS[stream][1]}", lambda: self.sf.query(query, include_deleted=True))
-        return self.guard.call(f"query {STREAMS[stream][1]} (next page)",
-                               lambda: self.sf.query_more(token, identifier_is_url=True, include_deleted=True))
+    def _riding(self, stream: str, since: str | None) -> ValuesRead | None:
+        """The write-back read to take along: accounts only, and only when this read
+        starts no later than where the write-back's last read stopped."""
+        start, ride = self._start(since), self.values
+        if stream != "accounts" or ride is None:
+            return None
+        return ride if start is None or start <= dt.datetime.fromisoformat(ride.since.rstrip("Z")) else None
+
+    def _fetch(self, stream: str, since: str | None, token: str | None, ride: list) -> dict:
+        what = f"query {STREAMS[stream][1]}"
+        if token is not None:
+            return self.guard.call(f"{what} (next page)",
+                                   lambda: self.sf.query_more(token, identifier_is_url=True, include_deleted=True))
+        if ride[0] is not None:
+            query = self.soql(stream, since, ride[0].fields())
+            try:
+                return self.guard.call(what, lambda: self.sf.query(query, include_deleted=True))
+            except MissingField as exc:   # a write-back field gone from the org: sync without; the write-back says why
+                log.warning("salesforce: reading accounts without the write-back fields: %s", exc)
+                ride[0] = None
+        query = self.soql(stream, since)
+        return self.guard.call(what, lambda: self.sf.query(query, include_deleted=True))
 
     def read(self, stream: Stream, cursor: str | None) -> Iterator[Batch]:
         since = json.loads(cursor)["modstamp"] if cursor else None
         high = since
         apply = getattr(self, f"_{stream.name}")
-        for page in paginate(lambda tok: self._fetch(stream.name, since, tok), NextUrl()):
+        ride, riding = [self._riding(stream.name, since)], 0
+        for page in paginate(lambda tok: self._fetch(stream.name, since, tok, ride), NextUrl()):
             batch = Batch(read=len(page.items), pass_start=page.token is None and since is None,
                           last=page.next_token is None)
             for rec in page.items:
@@ -171,6 +196,12 @@ class SalesforceSource:
                 stamp = _instant(rec.get("SystemModstamp"))
                 high = max(high or "", stamp.isoformat()) if stamp else high
             batch.cursor = json.dumps({"modstamp": high}) if high else None
+            if ride[0] is not None:
+                batch.values = [ride[0].row(r["Id"], r) for r in page.items if not r.get("IsDeleted")]
+                riding += len(batch.values)
+                if batch.last:
+                    batch.values_cursor = ride[0].cursor(max(ride[0].since, f"{high[:19]}Z") if high else None)
+                    self.values_read = riding
             yield batch
 
     # -- records -------------------------------------------------------------------

@@ -41,6 +41,7 @@ from connectors.pagination import put_unless_stopped
 from connectors.identity import Resolver, read_links_file, relink, write_links
 from connectors.retry import CallStats, RetryPolicy
 from connectors.settings import SourceSettings, SyncSettings, source_settings
+from connectors.writeback import CURSOR_STREAM as WRITEBACK_VALUES, ValuesRead, store_values
 from engine.records import KINDS
 from engine.store import Cursor, Store, UpsertResult, utcnow
 
@@ -80,6 +81,7 @@ class SourceResult:
     calls: int = 0
     retries: int = 0
     seconds: float = 0.0
+    values_read: int | None = None   # CRM records whose write-back values came with the account pages
 
 
 @dataclass
@@ -172,6 +174,10 @@ def commit_batch(store: Store, source: str, stream: str, batch: Batch) -> Upsert
             if ids:
                 total += store.mark_deleted(kind, source, sorted(set(ids)))
         write_links(con, batch.links)
+        if batch.values:
+            store_values(store, source, batch.values)
+        if batch.values_cursor is not None:
+            store.set_cursor(Cursor(source, WRITEBACK_VALUES, batch.values_cursor))
         if batch.cursor is not None:
             store.set_cursor(Cursor(source, stream, batch.cursor))
     return total
@@ -306,16 +312,21 @@ def open_connector(name: str, settings: SourceSettings, credentials: dict, resol
 
 
 def sync_source(store: Store, name: str, settings: SourceSettings, credentials: dict, resolver: Resolver, *,
-                full: bool = False, policy: RetryPolicy | None = None, progress: "Progress | None" = None) -> SourceResult:
-    """Sync one source; a :class:`ConnectorError` stops this source only."""
+                full: bool = False, policy: RetryPolicy | None = None, progress: "Progress | None" = None,
+                values: ValuesRead | None = None) -> SourceResult:
+    """Sync one source; a :class:`ConnectorError` stops this source only. A CRM connector
+    given ``values`` also reads the write-back's current values on its account pages."""
     result = SourceResult(name)
     start = time.monotonic()
     conn = None
     try:
         conn = open_connector(name, settings, credentials, resolver, policy or RetryPolicy())
+        if values is not None and hasattr(conn, "values"):
+            conn.values = values
         ticks = {s.name: progress.stream(name, s.name) for s in conn.streams} if progress else {}
         for group in stages(conn.streams):
             result.streams.update(run_stage(store, conn, group, full, ticks))
+        result.values_read = getattr(conn, "values_read", None)
     except QuotaExhausted as exc:
         result.ok, result.error = False, str(exc)
         result.resume_at = exc.resume_at.isoformat() if exc.resume_at else None
@@ -338,12 +349,15 @@ class Progress(Protocol):
 def sync_sources(store: Store, sources_config: dict[str, Any] | None,
                  credentials: dict[str, dict] | Callable[[str], dict], only: str | None = None,
                  full: bool = False, progress: bool | Progress = True, *, sync_settings: SyncSettings | None = None,
-                 project_dir: Path | None = None, policy: RetryPolicy | None = None) -> SyncReport:
+                 project_dir: Path | None = None, policy: RetryPolicy | None = None,
+                 current_values: dict[str, ValuesRead] | None = None) -> SyncReport:
     """Sync every enabled source (or ``only`` that one) into ``store``; never raises for a
     source's own failure — each :class:`SourceResult` says ok or why not.
 
     ``credentials`` maps a source to its resolved credentials, or is a function doing
-    that lazily (so a missing secret for one source fails that source only)."""
+    that lazily (so a missing secret for one source fails that source only).
+    ``current_values`` (see ``connectors.writeback.values_riders``): per CRM, the
+    write-back fields to read along with its accounts."""
     settings = source_settings(sources_config)
     sync_settings = sync_settings or SyncSettings()
     names = [only] if only else [n for n in MODULES if settings[n].enabled]
@@ -365,8 +379,8 @@ def sync_sources(store: Store, sources_config: dict[str, Any] | None,
             except Exception as exc:  # an unresolvable {env=...}/{file=...}: this source only
                 report.sources[name] = SourceResult(name, ok=False, error=f"{name}: credentials: {exc}")
                 continue
-            report.sources[name] = sync_source(store, name, settings[name], creds, resolver,
-                                               full=full, policy=policy, progress=bars)
+            report.sources[name] = sync_source(store, name, settings[name], creds, resolver, full=full, policy=policy,
+                                               progress=bars, values=(current_values or {}).get(name))
     finally:
         resolver.close()
         if hasattr(bars, "stop"):

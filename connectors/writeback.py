@@ -1,8 +1,11 @@
 """Write-back: plan the health-field changes per CRM record, then apply them in batches.
 
-1. **Read** (right after the sync, :func:`read_current`): the mapped fields of every CRM
-   account record modified since the last read go into ``crm_values`` — incremental by
-   the vendor's modification stamp; a changed mapping starts a full read.
+1. **Read** (:func:`read_current`): the mapped fields of every CRM account record
+   modified since the last read go into ``crm_values`` — incremental by the vendor's
+   modification stamp; a changed mapping starts a full read. Once a read under the
+   current mapping has been done, the sync asks for the mapped fields on its own account
+   pages (:class:`ValuesRead`), so a record modified since is read once, not twice, and
+   the write-back itself reads nothing.
 2. **Plan** (:func:`plan`, pure over the store): per account with a CRM record and per
    mapped field, desired value vs stored current value, both normalised by kind
    (numbers by value, dates ISO, instants UTC to the second, ``""`` = empty). A record
@@ -34,6 +37,7 @@ from engine.account_fields import FIELDS, STAMP_FIELDS
 from engine.store import Cursor, Store, utcnow
 
 CURSOR_STREAM = "writeback_values"
+ACCOUNT_OBJECTS = {"salesforce": "Account", "hubspot": "companies"}   # what each CRM's account stream reads
 
 
 class MappingError(FatalError):
@@ -129,14 +133,57 @@ def read_current(store: Store, crm, target: TargetSettings) -> int:
     saved = json.loads(store.get_cursor(crm.name, CURSOR_STREAM) or "{}")
     sig = _signature(f"{c}={f}" for c, f in mapping.items())   # a remapped field is re-read in full
     since = saved.get("since") if saved.get("fields") == sig else None
-    read = 0
+    read, last = 0, None
     for rows, high in crm.read(sorted(set(mapping.values())), since):
-        _store_values(store, crm.name, [(rid, {c: normalise(FIELDS[c], vals.get(f)) for c, f in mapping.items()})
-                                        for rid, vals in rows])
-        if high:
-            store.set_cursor(Cursor(crm.name, CURSOR_STREAM, json.dumps({"since": high, "fields": sig})))
-        read += len(rows)
+        store_values(store, crm.name, [_normalised(mapping, rid, vals) for rid, vals in rows])
+        read, last = read + len(rows), high or last
+    if last:   # only once every page is stored: HubSpot pages go by id, not by stamp
+        store.set_cursor(Cursor(crm.name, CURSOR_STREAM, json.dumps({"since": last, "fields": sig})))
     return read
+
+
+def _normalised(mapping: dict[str, str], record_id: str, values: dict) -> tuple[str, dict[str, str | None]]:
+    return record_id, {c: normalise(FIELDS[c], values.get(f)) for c, f in mapping.items()}
+
+
+@dataclass(frozen=True)
+class ValuesRead:
+    """The current-values read riding on the sync's account stream of ``target``.
+
+    Offered (:func:`values_riders`) only after a read under the same mapping (so the
+    fields are known to exist). The connector asks for :meth:`fields` on its account
+    pages only when its read starts no later than ``since`` (where that read stopped), so
+    no modification falls between the two reads; it hands :meth:`row` per record and, on
+    the pass's last page, :meth:`cursor` with the largest stamp it saw.
+    """
+
+    target: str
+    mapping: dict[str, str]   # canonical → CRM field
+    since: str                # the last read's stamp, in the vendor's form
+    signature: str
+
+    def fields(self) -> list[str]:
+        return sorted(set(self.mapping.values()))
+
+    def row(self, record_id: str, values: dict) -> tuple[str, dict[str, str | None]]:
+        return _normalised(self.mapping, record_id, values)
+
+    def cursor(self, high: str | None) -> str:
+        return json.dumps({"since": high or self.since, "fields": self.signature})
+
+
+def values_riders(store: Store, sources_config: Any, settings: WritebackSettings) -> dict[str, ValuesRead]:
+    """Per write-back target whose current values the sync can read on its account pages."""
+    out = {}
+    for name in targets(sources_config, settings):
+        target = settings.target(name)
+        if target.object != ACCOUNT_OBJECTS[name]:
+            continue
+        saved = json.loads(store.get_cursor(name, CURSOR_STREAM) or "{}")
+        sig = _signature(f"{c}={f}" for c, f in target.mapped().items())
+        if saved.get("fields") == sig and saved.get("since"):
+            out[name] = ValuesRead(name, target.mapped(), str(saved["since"]), sig)
+    return out
 
 
 def _bulk(store: Store, sql: str, columns: dict[str, list]) -> None:
@@ -151,12 +198,17 @@ def _bulk(store: Store, sql: str, columns: dict[str, list]) -> None:
             con.unregister("_wb_rows")
 
 
-def _store_values(store: Store, target: str, rows: list[tuple[str, dict[str, str | None]]]) -> None:
-    flat = [(rid, f, v) for rid, vals in rows for f, v in vals.items()]
+def store_values(store: Store, target: str, rows: list[tuple[str, dict[str, str | None]]]) -> None:
+    """Remember the CRM's values; only rows that differ from what is stored are written
+    (``seen_at`` is when a value was first seen), so re-reading our own writes is cheap."""
+    flat = [(rid, f, v) for rid, vals in dict(rows).items() for f, v in vals.items()]   # a record's last read wins
     if not flat:
         return
     rid, fld, val = (list(c) for c in zip(*flat))
-    _bulk(store, "INSERT OR REPLACE INTO crm_values SELECT target, record_id, field, value, stamp FROM _wb_rows",
+    _bulk(store, "INSERT OR REPLACE INTO crm_values SELECT r.target, r.record_id, r.field, r.value, r.stamp "
+                 "FROM _wb_rows r LEFT JOIN crm_values c "
+                 "ON c.target = r.target AND c.record_id = r.record_id AND c.field = r.field "
+                 "WHERE c.record_id IS NULL OR c.value IS DISTINCT FROM r.value",
           {"target": [target] * len(flat), "record_id": rid, "field": fld, "value": val,
            "stamp": [utcnow()] * len(flat)})
 
@@ -259,7 +311,7 @@ def _record(store: Store, target: str, run_id: str, chunk: list[tuple[str, list[
              "stamp"]
     _bulk(store, f"INSERT INTO writeback_audit SELECT {', '.join(names)} FROM _wb_rows",
           {n: [row[i] for row in audit] for i, n in enumerate(names)})
-    _store_values(store, target, written)
+    store_values(store, target, written)
 
 
 def skipped_accounts(store: Store, failed_sources: Iterable[str]) -> set[str]:
@@ -295,11 +347,14 @@ def targets(sources_config: Any, settings: WritebackSettings) -> list[str]:
 
 def write_back(store: Store, sources_config: Any, settings: WritebackSettings, credentials,
                desired: pd.DataFrame, run_id: str, *, dry_run: bool = False, only: str | None = None,
-               failed_sources: Iterable[str] = (), policy=None) -> list[TargetReport]:
+               failed_sources: Iterable[str] = (), policy=None,
+               values_read: dict[str, int] | None = None) -> list[TargetReport]:
     """Read current values, plan and (unless ``dry_run``) apply, target by target.
 
     A target whose own sync failed is skipped whole; accounts with inputs from any other
     failed source are left out of the plan. One target's failure never stops the other.
+    ``values_read``: targets whose current values this run's sync already read (records
+    read); those are not read again, and a target with nothing to write is not contacted.
     """
     failed = set(failed_sources)
     skip = skipped_accounts(store, failed)
@@ -311,25 +366,38 @@ def write_back(store: Store, sources_config: Any, settings: WritebackSettings, c
             report.skipped = f"{name} did not sync this run; its records may be stale"
             continue
         try:
-            _one_target(store, sources_config, settings, credentials, desired, run_id, report, dry_run, skip, policy)
+            _one_target(store, sources_config, settings, credentials, desired, run_id, report, dry_run, skip, policy,
+                        (values_read or {}).get(name))
         except ConnectorError as exc:
             report.error = str(exc)
     return reports
 
 
-def _one_target(store, sources_config, settings, credentials, desired, run_id, report, dry_run, skip, policy):
+def _one_target(store, sources_config, settings, credentials, desired, run_id, report, dry_run, skip, policy,
+                already_read: int | None):
     from connectors.crm_setup import open_crm, setup
 
-    creds = credentials(report.target) if callable(credentials) else credentials.get(report.target, {})
-    crm = open_crm(report.target, sources_config, settings, creds, policy)
-    target = settings.target(report.target)
+    target, crm = settings.target(report.target), None
+
+    def connect():
+        nonlocal crm
+        if crm is None:
+            creds = credentials(report.target) if callable(credentials) else credentials.get(report.target, {})
+            crm = open_crm(report.target, sources_config, settings, creds, policy)
+        return crm
     try:
-        if target.create_missing_fields and not dry_run:
-            setup(crm, target, settings.text_length)
-        report.read = read_current(store, crm, target)
+        # a sync that just read every mapped field shows they exist: no set-up needed
+        if target.create_missing_fields and not dry_run and already_read is None:
+            if setup(connect(), target, settings.text_length).created:   # a new field holds no values yet:
+                store.clear_cursors(report.target, CURSOR_STREAM)          # read every record again
+        report.read = already_read if already_read is not None else read_current(store, connect(), target)
         report.plan = plan(store, report.target, target, desired, skip)
         if not dry_run:
-            report.result = apply(store, crm, target, report.plan, run_id)
+            report.result = apply(store, connect() if report.plan.changes else None, target, report.plan, run_id)
             report.error = report.result.stopped
+    except MappingError:
+        store.clear_cursors(report.target, CURSOR_STREAM)   # next run: set-up (if enabled) and a full read
+        raise
     finally:
-        crm.close()
+        if crm is not None:
+            crm.close()

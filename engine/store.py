@@ -177,9 +177,13 @@ class Store:
                 [cursor.source, cursor.stream, cursor.value, utcnow()],
             )
 
-    def clear_cursors(self, source: str) -> None:
+    def clear_cursors(self, source: str, stream: str | None = None) -> None:
+        """Forget ``source``'s cursors (or only ``stream``'s): the next read is a full one."""
         with self.transaction() as con:
-            con.execute("DELETE FROM sync_state WHERE source = ?", [source])
+            if stream is None:
+                con.execute("DELETE FROM sync_state WHERE source = ?", [source])
+            else:
+                con.execute("DELETE FROM sync_state WHERE source = ? AND stream = ?", [source, stream])
 
     def last_sync(self) -> dict[str, dt.datetime]:
         rows = self.con.execute("SELECT source, max(updated_at) FROM sync_state GROUP BY source").fetchall()

@@ -21,12 +21,15 @@ def sync_step(state: RunState, *, progress: bool = False) -> dict[str, Any]:
     """Sync the enabled API sources, then import the files source (when enabled) —
     files such as a usage export may refer to accounts the CRM sync just brought in."""
     from connectors.sync import MODULES, sync_sources
+    from connectors.writeback import values_riders
 
     cfg, counts, failed = state.project.config, {}, []
     api_sources = [n for n in MODULES if getattr(cfg.sources.get(n), "enabled", False)]
     if api_sources:
+        riders = values_riders(state.store, cfg.sources, cfg.writeback) if "writeback" in cfg.run.steps else {}
         report = sync_sources(state.store, cfg.sources, _credentials(state), progress=progress,
-                              sync_settings=cfg.sections.get("sync"), project_dir=state.project.dir)
+                              sync_settings=cfg.sections.get("sync"), project_dir=state.project.dir,
+                              current_values=riders)
         for name, res in report.sources.items():
             counts[name] = {
                 "ok": res.ok, "calls": res.calls, "retries": res.retries, "seconds": round(res.seconds, 2),
@@ -35,6 +38,8 @@ def sync_step(state: RunState, *, progress: bool = False) -> dict[str, Any]:
             if not res.ok:
                 failed.append(f"{name}: {res.error}")
                 state.failed_sources.add(name)
+            elif res.values_read is not None:   # the write-back need not read this CRM again
+                state.outputs.setdefault("values_read", {})[name] = res.values_read
     files = cfg.sources.get("files")
     if getattr(files, "enabled", False):
         try:
@@ -103,7 +108,8 @@ def writeback_step(state: RunState) -> dict[str, Any]:
     if not targets(cfg.sources, cfg.writeback):
         return {"_status": "skipped", "_message": "no CRM source is enabled: nothing to write back"}
     reports = project_writeback(state.project, state.store, state.as_of, state.run_id,
-                                failed_sources=state.failed_sources, timeline=state.outputs.get("renewals"))
+                                failed_sources=state.failed_sources, timeline=state.outputs.get("renewals"),
+                                values_read=state.outputs.get("values_read"))
     counts: dict[str, Any] = {}
     problems = []
     for r in reports:

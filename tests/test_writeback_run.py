@@ -107,9 +107,16 @@ def test_dry_run_prints_old_and_new_and_writes_nothing(world):
     result = CliRunner().invoke(cli, ["--project", str(project.dir), "writeback", "--dry-run",
                                       "--as-of", world["book"].as_of.isoformat(), "--target", "salesforce"])
     assert result.exit_code == 0, result.output
-    # the band, and the stamp that rides along (the second run re-scored, so computed_at moved)
-    assert "2 field change(s) on 1 record(s)" in result.output
-    assert "NRR_Health_Band__c" in result.output and "NRR_Last_Computed_At__c" in result.output
+    # the band, and the stamp that rides along when the second run's computed_at falls in
+    # another second than the one written by the first run (the field holds whole seconds)
+    with project.store(read_only=True) as store:
+        written = store.con.execute("SELECT value FROM crm_values WHERE target = 'salesforce' AND record_id = ? "
+                                    "AND field = 'last_computed_at'", [record_id]).fetchone()[0]
+        computed = store.con.execute("SELECT max(computed_at) FROM score_snapshots").fetchone()[0]
+    stamp_moved = computed.strftime("%Y-%m-%dT%H:%M:%SZ") != written
+    assert f"{1 + stamp_moved} field change(s) on 1 record(s)" in result.output
+    assert "NRR_Health_Band__c" in result.output
+    assert ("NRR_Last_Computed_At__c" in result.output) == stamp_moved
     assert f"Edited by hand → {band}" in result.output
     assert sb.stats()["salesforce"]["endpoints"].get("PATCH /services/data/composite/sobjects", 0) == 0
     with project.store(read_only=True) as store:

@@ -11,6 +11,7 @@ from rich.table import Table
 from connectors.doctor import doctor
 from connectors.identity import unmatched
 from connectors.sync import MODULES, SyncReport, sync_sources
+from connectors.writeback import values_riders
 from connectors.writeback import targets
 from engine.store import utcnow
 from nrr import logs
@@ -51,7 +52,8 @@ def sync_cmd(ctx: click.Context, source: str | None, full: bool, quiet: bool) ->
     lock = RunLock(project.state_dir, "sync", utcnow().isoformat(timespec="seconds"))
     with lock, project.store() as store:
         report = sync_sources(store, cfg.sources, _credentials(project), only=source, full=full,
-                              progress=not quiet, sync_settings=cfg.sections.get("sync"), project_dir=project.dir)
+                              progress=not quiet, sync_settings=cfg.sections.get("sync"), project_dir=project.dir,
+                              current_values=values_riders(store, cfg.sources, cfg.writeback))
     print_report(report, Console(file=sys.stdout, width=max(Console().width, 110)))
     if not report.sources:
         click.echo("No source is enabled: set enabled = true under [sources.<name>] in nrr.toml.")

@@ -60,14 +60,15 @@ def project_account_fields(pctx: ProjectContext, store: Store, as_of: dt.date, t
 
 
 def project_writeback(pctx: ProjectContext, store: Store, as_of: dt.date, run_id: str, *, dry_run: bool = False,
-                      only: str | None = None, failed_sources=(), timeline=None) -> list[TargetReport]:
+                      only: str | None = None, failed_sources=(), timeline=None,
+                      values_read: dict[str, int] | None = None) -> list[TargetReport]:
     cfg = pctx.config
     if not only and not targets(cfg.sources, cfg.writeback):
         raise NrrError("no write-back target: enable [sources.salesforce] or [sources.hubspot] in nrr.toml "
                        "(and keep [writeback.<crm>] enabled)")
     desired = project_account_fields(pctx, store, as_of, timeline)
     return write_back(store, cfg.sources, cfg.writeback, pctx.credentials, desired, run_id, dry_run=dry_run,
-                      only=only, failed_sources=failed_sources)
+                      only=only, failed_sources=failed_sources, values_read=values_read)
 
 
 @click.command("writeback")
