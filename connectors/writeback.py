@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -94,6 +95,13 @@ def _instant(value: Any) -> dt.datetime | None:
 def normalise(kind: str, value: Any) -> str | None:
     """One text form per value whatever the wire form: ``72.50``, ``72.5`` and ``72.5e0``
     are ``"72.5"``; ``1700006400000`` and ``2023-11-15`` are the same date."""
+    try:   # a book repeats its values (bands, 1-dp scores, one stamp per run): remember them
+        return _normalise_seen(kind, type(value), value)   # by type too: 1 == True, but not as text
+    except TypeError:   # not hashable
+        return _normalise(kind, value)
+
+
+def _normalise(kind: str, value: Any) -> str | None:
     if value is None or value == "" or (isinstance(value, float) and value != value):
         return None
     if kind == "number":
@@ -110,6 +118,11 @@ def normalise(kind: str, value: Any) -> str | None:
     if kind == "datetime":
         return _instant(value).strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalise_seen(kind: str, _: type, value: Any) -> str | None:
+    return _normalise(kind, value)
 
 
 def wire(target: str, kind: str, value: str | None) -> Any:

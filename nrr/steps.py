@@ -81,9 +81,10 @@ def score_step(state: RunState) -> dict[str, Any]:
 
 
 def triggers_step(state: RunState) -> dict[str, Any]:
-    from nrr.commands.triggers import project_triggers
+    from nrr.commands.triggers import project_features, project_triggers
 
-    fired = project_triggers(state.project, state.store, state.as_of)
+    state.outputs["features"] = project_features(state.project, state.store, state.as_of)   # renewals read them too
+    fired = project_triggers(state.project, state.store, state.as_of, state.outputs.get("features"))
     kinds = fired["kind"].value_counts() if len(fired) else {}
     return {"fired": len(fired), **{k: int(v) for k, v in dict(kinds).items()}}
 
@@ -92,7 +93,7 @@ def renewals_step(state: RunState) -> dict[str, Any]:
     from nrr.commands.triggers import project_timeline
 
     days = state.project.config.run.renewal_days
-    timeline = project_timeline(state.project, state.store, state.as_of, days)
+    timeline = project_timeline(state.project, state.store, state.as_of, days, state.outputs.get("features"))
     state.outputs["renewals"] = timeline
     rag = timeline.renewals["rag"].value_counts() if len(timeline.renewals) else {}
     return {"renewals": len(timeline.renewals), **{k: int(v) for k, v in dict(rag).items()}}

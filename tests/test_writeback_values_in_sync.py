@@ -163,3 +163,31 @@ def test_the_sync_does_not_read_values_when_the_writeback_read_stopped_earlier(w
     assert _step(run, "writeback").counts["salesforce"]["read"] == live
     with project.store(read_only=True) as store:
         assert json.loads(store.get_cursor("salesforce", CURSOR_STREAM))["since"] > "2001-01-01T00:00:00Z"
+
+
+def test_the_renewals_step_reuses_the_triggers_steps_metrics(world, monkeypatch):
+    """One pass over usage, tickets and invoices per run: the renewal R/A/G reads the
+    metrics the triggers step computed, and they are what it would compute itself."""
+    import engine.renewals
+    import engine.triggers
+    from engine.triggers.features import compute_features
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return compute_features(*args, **kwargs)
+
+    monkeypatch.setattr(engine.triggers, "compute_features", counted)
+    monkeypatch.setattr(engine.renewals, "compute_features", counted)
+    report = run_pipeline(world["project"], pipeline_steps(["score", "triggers", "renewals"]), as_of=world["book"].as_of)
+    assert report.status == "ok", [(s.name, s.message) for s in report.steps]
+    assert len(calls) == 1
+    from nrr.commands.triggers import project_timeline
+
+    with world["project"].store(read_only=True) as store:   # computed apart: the same timeline
+        alone = project_timeline(world["project"], store, world["book"].as_of, world["project"].config.run.renewal_days)
+    assert len(calls) == 2
+    shared = _step(report, "renewals").counts
+    assert shared["renewals"] == len(alone.renewals)
+    assert {k: v for k, v in shared.items() if k != "renewals"} == alone.renewals["rag"].value_counts().to_dict()

@@ -49,7 +49,16 @@ def stored_scores(store: Store, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFr
     return hist[hist["day"] == as_of][["account_id", "score", "band"]], hist[["account_id", "day", "score", "band"]]
 
 
-def project_triggers(pctx: ProjectContext, store: Store, as_of: dt.date) -> pd.DataFrame:
+def project_features(pctx: ProjectContext, store: Store, as_of: dt.date) -> pd.DataFrame:
+    """The per-account usage, support and billing metrics both the triggers and the renewal
+    R/A/G read (one pass over the records; `nrr run` computes them once for both steps)."""
+    from engine.triggers import compute_features
+
+    return compute_features(_inputs(pctx, store), pctx.config.triggers, as_of)
+
+
+def project_triggers(pctx: ProjectContext, store: Store, as_of: dt.date,
+                     features: pd.DataFrame | None = None) -> pd.DataFrame:
     """Evaluate every trigger as of ``as_of`` on the stored scores and record what fired."""
     scores, history = stored_scores(store, as_of)
     if scores.empty:
@@ -57,19 +66,21 @@ def project_triggers(pctx: ProjectContext, store: Store, as_of: dt.date) -> pd.D
     cfg = pctx.config
     try:
         return evaluate_and_record(store, _inputs(pctx, store), scores, history, cfg.triggers, as_of,
-                                   renewal_settings=cfg.renewals)
+                                   renewal_settings=cfg.renewals, features=features)
     except KeyError as exc:
         raise NrrError(f"nrr.toml [triggers]: {exc.args[0]}") from None
 
 
-def project_timeline(pctx: ProjectContext, store: Store, as_of: dt.date, days: int) -> RenewalTimeline:
-    """The renewal timeline as of ``as_of`` with stored scores and open triggers."""
+def project_timeline(pctx: ProjectContext, store: Store, as_of: dt.date, days: int,
+                     features: pd.DataFrame | None = None) -> RenewalTimeline:
+    """The renewal timeline as of ``as_of`` with stored scores and open triggers
+    (``features``: :func:`project_features` of this store and day, when already computed)."""
     cfg = pctx.config
     scores, _ = stored_scores(store, as_of)
     try:
         return renewal_timeline(_inputs(pctx, store), scores, open_triggers(store, as_of, cfg.triggers),
                                 cfg.renewals, as_of, days, revenue=cfg.revenue.settings(),
-                                trigger_settings=cfg.triggers)
+                                trigger_settings=cfg.triggers, features=features)
     except RenewalDataError as exc:
         raise NrrError(str(exc)) from None
 
