@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.records import RecordKind
 
@@ -34,6 +36,11 @@ class ColumnProblem:
 
 def _text(s: pd.Series) -> pd.Series:
     """Strings with surrounding spaces removed; empty → NA."""
+    if isinstance(s.array, pd.arrays.ArrowStringArray):   # Arrow already (Parquet, pandas' str): stay in Arrow
+        trimmed = pc.utf8_trim_whitespace(pa.chunked_array(pa.array(s.array)))
+        blank = pc.equal(trimmed, "")
+        return pd.Series(pd.arrays.ArrowStringArray(pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed)),
+                         index=s.index, name=s.name)
     out = s.astype("string").str.strip()
     return out.mask(out == "", pd.NA)
 
@@ -109,10 +116,16 @@ def parse_frame(raw: pd.DataFrame, kind: RecordKind, first_row: int) -> tuple[pd
             continue
         values, col_problems = _parse_column(raw[column], kind, column, rows)
         problems += col_problems
-        if column in kind.required:
-            problems += _missing(values, raw[column], rows, column)
+        if column in kind.required:   # a text column's values are the trimmed cells: NA = blank
+            blank = values.isna() if _is_text(kind, column) else None
+            problems += _missing(values, raw[column], rows, column, blank)
         out[column] = values
     return out, problems
+
+
+def _is_text(kind: RecordKind, column: str) -> bool:
+    typed = (kind.dates, kind.timestamps, kind.money, kind.integers, kind.floats, kind.booleans)
+    return not any(column in group for group in typed)
 
 
 def _parse_column(s: pd.Series, kind: RecordKind, column: str, rows: pd.Series):
@@ -132,9 +145,17 @@ def _parse_column(s: pd.Series, kind: RecordKind, column: str, rows: pd.Series):
     return text, []   # Arrow-backed strings, NA for empty: millions of rows stay compact
 
 
-def _missing(values: pd.Series, original: pd.Series, rows: pd.Series, column: str) -> list[ColumnProblem]:
-    blank = _text(original).isna() if original.dtype == object or pd.api.types.is_string_dtype(original) else original.isna()
-    idx = values.index[blank.to_numpy()][:5]
+def _missing(values: pd.Series, original: pd.Series, rows: pd.Series, column: str,
+             blank: pd.Series | None = None) -> list[ColumnProblem]:
+    if blank is None:
+        blank = original.isna().to_numpy()
+        if original.dtype == object or pd.api.types.is_string_dtype(original):
+            # a blank cell parses to NA: only cells that did not parse need the (slow) text check
+            unparsed = np.flatnonzero(values.isna().to_numpy() & ~blank)
+            if len(unparsed):
+                blank = blank.copy()
+                blank[unparsed[_text(original.iloc[unparsed]).isna().to_numpy()]] = True
+    idx = values.index[np.asarray(blank, dtype=bool)][:5]
     return [ColumnProblem(int(rows[i]), column, "", "required value is empty") for i in idx]
 
 

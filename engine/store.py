@@ -264,14 +264,17 @@ class Store:
                        count(*)
                 FROM _stage s LEFT JOIN {t} t ON {join}"""
         ).fetchall()[0]
-        con.execute(f"DELETE FROM {t} AS t USING _stage s WHERE {join} AND (t.row_hash <> s.row_hash OR t.deleted)")
-        cols = ", ".join([*rk.columns, *META_COLUMNS])
-        con.execute(
-            f"INSERT INTO {t} ({cols}) SELECT {', '.join('s.' + c for c in [*rk.columns, *META_COLUMNS])} "
-            f"FROM _stage s WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE {join})"
-        )
+        if new or updated:   # an unchanged batch (a re-read page, the same file again) writes nothing
+            con.execute(f"DELETE FROM {t} AS t USING _stage s WHERE {join} AND (t.row_hash <> s.row_hash OR t.deleted)")
+            cols = ", ".join([*rk.columns, *META_COLUMNS])
+            con.execute(
+                f"INSERT INTO {t} ({cols}) SELECT {', '.join('s.' + c for c in [*rk.columns, *META_COLUMNS])} "
+                f"FROM _stage s WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE {join})"
+            )
         deleted = 0
-        if snapshot:
+        # every staged row is live now: more live rows than staged ones means some were not in the snapshot
+        if snapshot and con.execute(f"SELECT count(*) FROM {t} WHERE source = ? AND NOT deleted",
+                                    [source]).fetchall()[0][0] > total:
             deleted = con.execute(
                 f"UPDATE {t} AS t SET deleted = TRUE, synced_at = ? WHERE t.source = ? AND NOT t.deleted "
                 f"AND NOT EXISTS (SELECT 1 FROM _stage s WHERE {join})",

@@ -96,6 +96,17 @@ def test_changed_row_updates_and_removed_row_is_marked_deleted(store, data_dir):
     assert store.records("contracts").count().execute() == 4
 
 
+def test_a_removed_row_alone_is_marked_deleted(store, data_dir):
+    """Nothing new or changed, one row gone: the snapshot still notices it."""
+    import_dir(store, data_dir, SETTINGS)
+    path = data_dir / "contracts.csv"
+    path.write_text("\n".join(l for l in path.read_text().splitlines() if not l.startswith("CL-5,")) + "\n")
+    result = import_dir(store, data_dir, SETTINGS).results["contracts"]
+    # the fixture's 5 lines − CL-5 = 4 unchanged, 1 deleted
+    assert (result.new, result.updated, result.unchanged, result.deleted) == (0, 0, 4, 1)
+    assert store.con.execute("SELECT deleted FROM contract_lines WHERE contract_id = 'CL-5'").fetchone()[0] is True
+
+
 def _rewrite(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"fixture does not contain {old!r}"
@@ -121,6 +132,8 @@ BAD_CASES = [
     ("contracts.csv", "CL-4,ACC-3,Core,2025-02-15,,,GBP,40,active,true,600,quarter",
      "CL-4,ACC-3,Core,2025-02-15,,,GBP,40,active,true,600,fortnight", ["row 5, column interval", "month, quarter, year or week"]),
     ("nps.csv", "ACC-1,u1@acme.io,2025-02-01,9", "ACC-1,u1@acme.io,2025-02-01,", ["nps.csv, row 2, column score", "required value is empty"]),
+    ("contracts.csv", "CL-3,ACC-2,Core,2023-05-01", "CL-3,ACC-2,Core,   ",   # spaces only: blank, not a bad date
+     ["contracts.csv, row 4, column start_date", "required value is empty"]),
 ]
 
 
