@@ -350,14 +350,15 @@ def sync_sources(store: Store, sources_config: dict[str, Any] | None,
                  credentials: dict[str, dict] | Callable[[str], dict], only: str | None = None,
                  full: bool = False, progress: bool | Progress = True, *, sync_settings: SyncSettings | None = None,
                  project_dir: Path | None = None, policy: RetryPolicy | None = None,
-                 current_values: dict[str, ValuesRead] | None = None) -> SyncReport:
+                 current_values: dict[str, ValuesRead] | None = None, record: bool = True) -> SyncReport:
     """Sync every enabled source (or ``only`` that one) into ``store``; never raises for a
     source's own failure — each :class:`SourceResult` says ok or why not.
 
     ``credentials`` maps a source to its resolved credentials, or is a function doing
     that lazily (so a missing secret for one source fails that source only).
     ``current_values`` (see ``connectors.writeback.values_riders``): per CRM, the
-    write-back fields to read along with its accounts."""
+    write-back fields to read along with its accounts. ``record``: store the sync as its own
+    row in ``runs`` (not when it is a step of `nrr run`, whose row holds its outcome)."""
     settings = source_settings(sources_config)
     sync_settings = sync_settings or SyncSettings()
     names = [only] if only else [n for n in MODULES if settings[n].enabled]
@@ -370,7 +371,8 @@ def sync_sources(store: Store, sources_config: dict[str, Any] | None,
         store.clear_cursors(source)
     resolver = Resolver(store, sync_settings.primary, links)
     report = SyncReport(run_id=uuid.uuid4().hex[:12])
-    _record_run(store, report, "running")
+    if record:
+        _record_run(store, report, "running")
     bars = _progress_bars() if progress is True else (progress or None)
     try:
         for name in names:
@@ -385,7 +387,8 @@ def sync_sources(store: Store, sources_config: dict[str, Any] | None,
         resolver.close()
         if hasattr(bars, "stop"):
             bars.stop()
-        _record_run(store, report, "ok" if report.ok else "failed")
+        if record:
+            _record_run(store, report, "ok" if report.ok else "failed")
     return report
 
 

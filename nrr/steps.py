@@ -29,7 +29,7 @@ def sync_step(state: RunState, *, progress: bool = False) -> dict[str, Any]:
         riders = values_riders(state.store, cfg.sources, cfg.writeback) if "writeback" in cfg.run.steps else {}
         report = sync_sources(state.store, cfg.sources, _credentials(state), progress=progress,
                               sync_settings=cfg.sections.get("sync"), project_dir=state.project.dir,
-                              current_values=riders)
+                              current_values=riders, record=False)   # the run's own row holds the outcome
         for name, res in report.sources.items():
             counts[name] = {
                 "ok": res.ok, "calls": res.calls, "retries": res.retries, "seconds": round(res.seconds, 2),

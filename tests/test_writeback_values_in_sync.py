@@ -191,3 +191,18 @@ def test_the_renewals_step_reuses_the_triggers_steps_metrics(world, monkeypatch)
     shared = _step(report, "renewals").counts
     assert shared["renewals"] == len(alone.renewals)
     assert {k: v for k, v in shared.items() if k != "renewals"} == alone.renewals["rag"].value_counts().to_dict()
+
+
+def test_each_run_is_one_row_in_the_run_log(world):
+    """The sync step's outcome is in its run's row; it adds no row of its own."""
+    from nrr.pipeline import recent_runs
+
+    with world["project"].store(read_only=True) as store:
+        before = recent_runs(store, limit=100)
+    report = _run(world)
+    with world["project"].store(read_only=True) as store:
+        after = recent_runs(store, limit=100)
+    assert len(after) == len(before) + 1
+    mine = next(r for r in after if r["run_id"] == report.run_id)
+    assert mine["steps"]["sync"] == "ok"
+    assert all(r["command"] != "sync" for r in after)
