@@ -206,3 +206,26 @@ def test_each_run_is_one_row_in_the_run_log(world):
     mine = next(r for r in after if r["run_id"] == report.run_id)
     assert mine["steps"]["sync"] == "ok"
     assert all(r["command"] != "sync" for r in after)
+
+
+def test_a_hubspot_pass_resumed_midway_leaves_the_read_to_the_writeback(world):
+    """A companies pass cut short last time resumes above its id floor: it does not see the
+    companies below it, so the write-back reads every modified company itself."""
+    from engine.store import Cursor
+
+    project = world["project"]
+    with project.store() as store:
+        ids = [r[0] for r in store.con.execute("SELECT source_id FROM accounts WHERE source = 'hubspot' AND NOT deleted "
+                                               "ORDER BY CAST(source_id AS BIGINT)").fetchall()]
+        saved = json.loads(store.get_cursor("hubspot", "companies"))
+        floor = int(ids[len(ids) // 2])   # half the companies lie below the floor
+        store.set_cursor(Cursor("hubspot", "companies", json.dumps({"since": saved["since"], "floor": floor,
+                                                                     "high": saved["since"]})))
+        # the companies this module's write-backs modified (every scored one), all within the lookback;
+        # the others still carry the book's old modification dates
+        written = store.con.execute(
+            "SELECT count(*) FROM score_snapshots s JOIN accounts a USING (account_id) WHERE s.day = ? "
+            "AND a.source = 'hubspot' AND NOT a.deleted AND s.score IS NOT NULL", [world["book"].as_of]).fetchone()[0]
+    run = _run(world)
+    assert run.status == "ok", [(s.name, s.message) for s in run.steps]
+    assert _step(run, "writeback").counts["hubspot"]["read"] == written
