@@ -33,16 +33,21 @@ def credentials_text(sb: Sandbox) -> str:
                    for name, values in sb.credentials.items())
 
 
+def sandbox_project(directory, sb: Sandbox) -> ProjectContext:
+    """A new project in ``directory`` pointed at the running sandbox (see :func:`config_text`)."""
+    init_project(directory)
+    (directory / CONFIG_FILE).write_text(config_text(sb))
+    (directory / CREDENTIALS_FILE).write_text(credentials_text(sb))
+    (directory / CREDENTIALS_FILE).chmod(0o600)
+    return ProjectContext(directory)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     book = generate_book(accounts=40, seed=5)
     directory = tmp_path_factory.mktemp("wb-project")
     with Sandbox(book) as sb:
-        init_project(directory)
-        (directory / CONFIG_FILE).write_text(config_text(sb))
-        (directory / CREDENTIALS_FILE).write_text(credentials_text(sb))
-        (directory / CREDENTIALS_FILE).chmod(0o600)
-        project = ProjectContext(directory)
+        project = sandbox_project(directory, sb)
         first = run_pipeline(project, pipeline_steps(STEPS), as_of=book.as_of)
         yield {"project": project, "sb": sb, "book": book, "first": first}
 

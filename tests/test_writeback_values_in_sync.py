@@ -12,9 +12,9 @@ from connectors.sandbox.app import Sandbox
 from connectors.sandbox.book import generate_book
 from connectors.writeback import CURSOR_STREAM, values_riders
 from nrr.pipeline import run_pipeline
-from nrr.project import CONFIG_FILE, CREDENTIALS_FILE, ProjectContext, init_project
+from nrr.project import CONFIG_FILE, ProjectContext
 from nrr.steps import pipeline_steps
-from tests.test_writeback_run import config_text, credentials_text
+from tests.test_writeback_run import _step, sandbox_project
 
 STEPS = ["sync", "score", "triggers", "renewals", "writeback"]
 
@@ -24,18 +24,10 @@ def world(tmp_path_factory):
     book = generate_book(accounts=40, seed=11)
     directory = tmp_path_factory.mktemp("wb-ride")
     with Sandbox(book) as sb:
-        init_project(directory)
-        (directory / CONFIG_FILE).write_text(config_text(sb))
-        (directory / CREDENTIALS_FILE).write_text(credentials_text(sb))
-        (directory / CREDENTIALS_FILE).chmod(0o600)
-        project = ProjectContext(directory)
+        project = sandbox_project(directory, sb)
         first = run_pipeline(project, pipeline_steps(STEPS), as_of=book.as_of)
         assert first.status == "ok", [(s.name, s.message) for s in first.steps]
         yield {"project": project, "sb": sb, "book": book}
-
-
-def _step(report, name):
-    return next(s for s in report.steps if s.name == name)
 
 
 def _run(world):
